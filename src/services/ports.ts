@@ -1,0 +1,22 @@
+import type { Bundle, OperationOutcomeIssue, QuestionnaireResponse, Reference } from 'fhir/r4.js';
+import type { NativeAssessment, NativeReferral } from '../native/types.js';
+
+// What the native services need from the mapping and validation modules. Kept as small interfaces
+// so that the services depend on behaviour, not on how mappings/ or profiles/ are loaded.
+
+export interface RiskDecision {
+  urgency: 'routine' | 'urgent';
+  riskNote?: string;
+  /** the self-harm Flag exists only because of an answer, not because the platform sent the flag */
+  selfHarmFromRule: boolean;
+}
+
+export interface ReferralMapper {
+  referralToBundle(referral: NativeReferral, decision: RiskDecision): Bundle;
+  assessmentToQuestionnaireResponse(assessment: NativeAssessment, ctx: { patientRef: Reference; serviceRequestRef?: Reference }): QuestionnaireResponse;
+}
+
+export interface ResourceValidator {
+  /** every issue found; an empty list (or only warnings) means valid */
+  validate(resource: Bundle | QuestionnaireResponse): OperationOutcomeIssue[];
+}

@@ -1,0 +1,52 @@
+// One schema for SQLite and PostgreSQL: text and integer columns only, timestamps as ISO-8601 UTC
+// strings (they sort correctly as text in both), JSON as text so that what was stored is what is read.
+
+export interface ReferralsTable {
+  referral_id: string;
+  version: number;
+  direction: 'outbound' | 'inbound';
+  status: string;
+  kind: string;
+  nhs_number: string;
+  content_hash: string;
+  received_at: string;
+  updated_at: string;
+  /** the native referral as sent (current version) */
+  native_json: string;
+  /** derived view parts: risk, scores, fhir links */
+  view_json: string;
+  /** the mapped, validated FHIR transaction Bundle (current version) */
+  fhir_json: string;
+}
+
+export interface ReferralVersionsTable {
+  referral_id: string;
+  version: number;
+  /** the request body exactly as received, before any parsing */
+  raw_body: string;
+  native_json: string;
+  view_json: string;
+  fhir_json: string;
+  content_hash: string;
+  received_at: string;
+}
+
+export interface AssessmentsTable {
+  assessment_id: string;
+  referral_id: string;
+  /** 'inline' when it arrived inside a referral, 'standalone' when posted to /assessments */
+  source: 'inline' | 'standalone';
+  content_hash: string;
+  raw_body: string;
+  native_json: string;
+  score_json: string;
+  fhir_json: string;
+  received_at: string;
+  updated_at: string;
+}
+
+export interface Database {
+  referrals: ReferralsTable;
+  referral_versions: ReferralVersionsTable;
+  assessments: AssessmentsTable;
+}

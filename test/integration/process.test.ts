@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { openStore } from '../../src/store/db.js';
+import { freshReferral, projectRoot } from '../support/app.js';
+
+// The real process, as `npm start` runs it: configuration errors stop it, and a referral answered
+// with 201 survives the process being killed at once (the row is committed before the answer).
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function startProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', () => {
+      const m = /"uri":"(http:\/\/[^"]+)"/.exec(stdout);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  return { child, exited, listening, output: () => ({ stdout, stderr }) };
+}
+
+describe('the service process', () => {
+  test.each([
+    ['PORT', 'not-a-port'],
+    ['DATABASE_URL', 'mysql://localhost/x'],
+    ['LOG_LEVEL', 'loud'],
+  ])('a bad %s stops start-up with a message naming it', async (name, value) => {
+    const p = startProcess({ [name]: value, DATABASE_URL: name === 'DATABASE_URL' ? value : 'sqlite::memory:' });
+    const code = await p.exited;
+    expect(code).toBe(2);
+    expect(p.output().stderr).toContain(name);
+  });
+
+  test('a 201 survives an immediate kill -9: the referral was committed before the answer', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pp-crash-')), 'adapter.db');
+    const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${file}` });
+    const uri = await p.listening;
+    const referral = freshReferral();
+    const res = await fetch(`${uri}/referrals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(referral) });
+    expect(res.status).toBe(201);
+    p.child.kill('SIGKILL');
+    await p.exited;
+
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      const row = await store.db.selectFrom('referrals').selectAll().where('referral_id', '=', referral.referralId).executeTakeFirst();
+      expect(row).toBeDefined();
+      expect(JSON.parse(row!.native_json)).toEqual(referral);
+    } finally {
+      await store.close();
+    }
+    // Nothing patient-identifiable reached the log.
+    const log = p.output().stdout + p.output().stderr;
+    expect(log).not.toContain(referral.patient.nhsNumber);
+    expect(log).not.toContain(referral.patient.name.family);
+  }, 60_000);
+});
