@@ -117,7 +117,7 @@ const birthDate = Joi.string()
     'date.not-real': '{{#label}} is not a real calendar date',
     'date.future': '{{#label}} is in the future',
   })
-  .description('a real calendar date written YYYY-MM-DD (e.g. 1968-04-12), not in the future (UK date)');
+  .description('a real calendar date written YYYY-MM-DD (e.g. 2001-09-30), not in the future (UK date)');
 
 const nhsNumber = Joi.string()
   .custom((value: string, helpers) => {
@@ -196,11 +196,11 @@ export const referralSchema = Joi.object({
       postcode: Joi.string()
         .pattern(UK_POSTCODE_PATTERN, 'UK postcode')
         .required()
-        .description('a UK postcode in capital letters, e.g. M6 8HA or SW1A 1AA (the space is optional)'),
+        .description('a UK postcode in capital letters, e.g. SW1A 1AA or B33 8TH (the space is optional)'),
     }).description('{ "lines": [string, …], "city"?: string, "postcode": UK postcode }'),
     phone: Joi.string()
       .pattern(PHONE_PATTERN, 'telephone number')
-      .description('a telephone number of digits and spaces, optionally starting with +, e.g. 0161 496 0123 or +44 7700 900123'),
+      .description('a telephone number of digits and spaces, optionally starting with +, e.g. 0161 496 0000 or +44 7700 900000'),
     email: Joi.string().email().description('an email address, e.g. name@example.org'),
     gpPractice: odsRef("the patient's GP practice"),
   })
