@@ -1,8 +1,8 @@
 // One problem found in a native request body (400 / 422 answers list every one of them).
 
 /**
- * `path` is a JSON path into the body (`patient.nhsNumber`, `assessments[0].answers.9`; `$` is the
- * body itself); `message` says what was wrong and is the ONLY field that may quote the value sent
+ * `path` is a JSON path into the body (`patient.nhsNumber`, `assessments[0].answers.9`; `(body)` is the
+ * body itself, as elsewhere in the native API); `message` says what was wrong and is the ONLY field that may quote the value sent
  * (which can be patient data); `allowed` says what is allowed and never quotes what was sent.
  */
 export interface Problem {
@@ -13,7 +13,7 @@ export interface Problem {
 
 const PLAIN_KEY = /^[A-Za-z0-9_-]+$/;
 
-/** `['assessments', 0, 'answers', '9']` → `assessments[0].answers.9`; `[]` → `$`. */
+/** `['assessments', 0, 'answers', '9']` → `assessments[0].answers.9`; `[]` → `(body)`. */
 export function formatPath(segments: ReadonlyArray<string | number>): string {
   let out = '';
   for (const seg of segments) {
@@ -21,7 +21,7 @@ export function formatPath(segments: ReadonlyArray<string | number>): string {
     else if (PLAIN_KEY.test(seg)) out += out === '' ? seg : `.${seg}`;
     else out += `[${JSON.stringify(seg)}]`;
   }
-  return out === '' ? '$' : out;
+  return out === '' ? '(body)' : out;
 }
 
 /** A short rendering of a value for a problem message: `"abc"`, `42`, `true`, `null`, `an array`, `an object`. */

@@ -58,6 +58,6 @@ describe('a standalone assessment with ONE field changed to another allowed valu
 
 test('a body that is not an object', () => {
   expect(validateAssessment([], NOW).problems).toEqual([
-    { path: '$', message: 'expected a JSON object, got an array', allowed: expect.stringContaining('an assessment') },
+    { path: '(body)', message: 'expected a JSON object, got an array', allowed: expect.stringContaining('an assessment') },
   ]);
 });

@@ -95,7 +95,7 @@ describe('patterns', () => {
 
 describe('formatPath and showValue', () => {
   test.each([
-    [[], '$'],
+    [[], '(body)'],
     [['patient', 'nhsNumber'], 'patient.nhsNumber'],
     [['assessments', 0, 'answers', '9'], 'assessments[0].answers.9'],
     [['answers', 'a.b'], 'answers["a.b"]'],

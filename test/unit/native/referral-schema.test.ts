@@ -357,7 +357,7 @@ describe('bodies that are not a referral', () => {
   ])('%s', (_what, input, message) => {
     const { value, problems } = validateReferral(input, NOW);
     expect(value).toBeUndefined();
-    expect(problems).toEqual([{ path: '$', message, allowed: expect.stringContaining('a referral') }]);
+    expect(problems).toEqual([{ path: '(body)', message, allowed: expect.stringContaining('a referral') }]);
   });
 
   test('an empty object lists every required property', () => {
