@@ -117,7 +117,7 @@ export function generateSnapshot(sd: StructureDefinition, resolve: ResolveStruct
     throw new SnapshotError(url, undefined, `type ${String(sd.type)} differs from the base type ${String(base.type)}`);
   }
 
-  const ctx: Context = { sd, url, resolve, elements: clone(base.snapshot.element) };
+  const ctx: Context = { sd, url, resolve, elements: clone(base.snapshot.element).map(withoutCoreStatus) };
   for (const diff of diffElements) {
     if (!diff.id) {
       throw new SnapshotError(url, diff.path, 'differential element without id');
@@ -348,7 +348,7 @@ function expandChildren(ctx: Context, index: number): void {
     const rootId = typeElements[0].id as string;
     const rootPath = typeElements[0].path;
     children = typeElements.slice(1).map((e) => ({
-      ...clone(e),
+      ...withoutCoreStatus(clone(e)),
       id: parentId + (e.id as string).slice(rootId.length),
       path: parent.path + e.path.slice(rootPath.length),
     }));
@@ -373,6 +373,26 @@ function expandProfiledExtensionSlices(ctx: Context): void {
       expandChildren(ctx, i);
     }
   }
+}
+
+// The core definitions mark their elements with the core specification's own maturity (normative
+// since 4.0.0, …); that says nothing about our profiles, so derived snapshots drop it.
+const CORE_STATUS_EXTENSIONS = new Set([
+  `${HL7_SD}structuredefinition-standards-status`,
+  `${HL7_SD}structuredefinition-normative-version`,
+]);
+
+function withoutCoreStatus(element: ElementDefinition): ElementDefinition {
+  if (!element.extension) {
+    return element;
+  }
+  const kept = element.extension.filter((ext) => !CORE_STATUS_EXTENSIONS.has(ext.url));
+  if (kept.length > 0) {
+    element.extension = kept;
+  } else {
+    delete element.extension;
+  }
+  return element;
 }
 
 function isExtensionElement(element: ElementDefinition): boolean {
