@@ -12,14 +12,19 @@ export function assessmentRiskSource(a: NativeAssessment): string | undefined {
   return typeof item9 === 'number' && item9 > 0 ? `PHQ-9 item 9 = ${item9} in assessment ${a.assessmentId}` : undefined;
 }
 
-/** What the rule finds in a referral: every reason, in the order assessments then riskFlags. */
-export function evaluateRisk(referral: NativeReferral): RiskFinding {
+/**
+ * What the rule finds in a referral: every reason, in the order assessments, riskFlags, then
+ * `separateSources` (findings of assessments posted on their own for this referral, which must keep
+ * counting when the referral is later replaced without them: urgency is never lowered).
+ */
+export function evaluateRisk(referral: NativeReferral, separateSources: readonly string[] = []): RiskFinding {
   const source: string[] = [];
   for (const a of referral.assessments ?? []) {
     const reason = assessmentRiskSource(a);
     if (reason) source.push(reason);
   }
   if ((referral.riskFlags ?? []).includes('self-harm')) source.push('riskFlags: self-harm');
+  source.push(...separateSources);
   const selfHarm = source.length > 0;
   return { selfHarm, source, escalated: selfHarm && referral.urgency === 'routine' };
 }
@@ -33,8 +38,8 @@ export interface RiskRuleResult {
 }
 
 /** Applies the rule: the urgency after it, the finding, and the note saying why. */
-export function applyRiskRule(referral: NativeReferral): RiskRuleResult {
-  const finding = evaluateRisk(referral);
+export function applyRiskRule(referral: NativeReferral, separateSources: readonly string[] = []): RiskRuleResult {
+  const finding = evaluateRisk(referral, separateSources);
   if (!finding.selfHarm) return { urgency: referral.urgency, finding };
   const reasons = finding.source.join('; ');
   if (finding.escalated) {

@@ -1,13 +1,14 @@
 import type { Bundle, Reference } from 'fhir/r4.js';
-import type { AssessmentScore, NativeAssessment, RiskFinding } from '../native/types.js';
+import type { AssessmentScore, NativeAssessment, NativeReferral, RiskFinding } from '../native/types.js';
 import { validateAssessment } from '../native/schema.js';
 import { checkTotals, scoreAssessment } from '../questionnaires/scoring.js';
+import { assessmentRiskSource } from '../questionnaires/risk.js';
 import { contentHash } from '../util/canonical-json.js';
 import { parseJsonBody } from '../util/json-body.js';
-import { type AssessmentRecord, IdConflictError, type ReferralRepository } from '../store/referrals.repo.js';
+import { type AssessmentRecord, IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../store/referrals.repo.js';
 import { NativeApiError } from './errors.js';
 import type { ReferralMapper, ResourceValidator } from './ports.js';
-import { rejectInvalidFhir } from './referrals.service.js';
+import { deriveReferral, rejectInvalidFhir, separateRiskSources } from './referrals.service.js';
 
 export interface AssessmentServiceDeps {
   repo: ReferralRepository;
@@ -32,11 +33,9 @@ export function assessmentView(record: AssessmentRecord): Record<string, unknown
 }
 
 /** The self-harm part of the risk rule, for one assessment on its own. */
-export function assessmentRisk(a: NativeAssessment): RiskFinding {
-  const item9 = a.instrument === 'PHQ-9' && a.status !== 'entered-in-error' ? (a.answers['9'] ?? 0) : 0;
-  return item9 > 0
-    ? { selfHarm: true, source: [`PHQ-9 item 9 = ${item9} in assessment ${a.assessmentId}`], escalated: false }
-    : { selfHarm: false, source: [], escalated: false };
+function assessmentRisk(a: NativeAssessment): Pick<RiskFinding, 'selfHarm' | 'source'> {
+  const source = assessmentRiskSource(a);
+  return { selfHarm: source !== undefined, source: source ? [source] : [] };
 }
 
 export class AssessmentService {
@@ -77,8 +76,13 @@ export class AssessmentService {
       updatedAt: at,
     };
     try {
-      await this.deps.repo.createAssessment(record);
+      await this.deps.repo.createAssessment(record, await this.riskVersion(referral, assessment, rawBody, at));
     } catch (err) {
+      if (err instanceof VersionConflictError) {
+        throw new NativeApiError(409, `Referral ${referralId} changed while this assessment was stored; send it again`, [
+          { path: 'referralId', message: 'concurrent update of the referral', allowed: 'a retry of the same request' },
+        ]);
+      }
       if (!(err instanceof IdConflictError)) throw err;
       const existing = await this.deps.repo.getAssessment(assessment.assessmentId);
       if (existing && existing.contentHash === record.contentHash) return { status: 200, view: assessmentView(existing) };
@@ -87,6 +91,19 @@ export class AssessmentService {
       ]);
     }
     return { status: 201, view: assessmentView(record) };
+  }
+
+  /**
+   * A self-harm finding must never sit in a routine queue: when this assessment fires the risk rule,
+   * the referral gets a new version (urgent, with the Flag and a note) written with the assessment.
+   */
+  private async riskVersion(referral: ReferralRecord, assessment: NativeAssessment, rawBody: string, at: string) {
+    const source = assessmentRiskSource(assessment);
+    if (!source) return undefined;
+    const sources = [...(await separateRiskSources(this.deps.repo, referral.referralId)), source];
+    const { bundle, extras } = deriveReferral(this.deps, referral.native as NativeReferral, sources);
+    const record: ReferralRecord = { ...referral, version: referral.version + 1, updatedAt: at, view: extras, fhir: bundle };
+    return { record, rawBody };
   }
 
   async get(assessmentId: string): Promise<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, OperationOutcomeIssue } from 'fhir/r4.js';
 import type { AssessmentScore, NativeAssessment, NativeReferral, RiskFinding } from '../native/types.js';
 import { validateReferral } from '../native/schema.js';
 import { checkTotals, scoreAssessment } from '../questionnaires/scoring.js';
-import { applyRiskRule } from '../questionnaires/risk.js';
+import { applyRiskRule, assessmentRiskSource } from '../questionnaires/risk.js';
 import { contentHash } from '../util/canonical-json.js';
 import { parseJsonBody } from '../util/json-body.js';
 import { type AssessmentRecord, IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../store/referrals.repo.js';
@@ -90,7 +90,7 @@ export class ReferralService {
   }
 
   async replace(referralId: string, rawBody: string, ifMatch?: string): Promise<WriteResult> {
-    const prepared = this.prepare(rawBody);
+    const prepared = this.prepare(rawBody, await separateRiskSources(this.deps.repo, referralId));
     const { referral } = prepared;
     if (referral.referralId !== referralId) {
       throw new NativeApiError(400, 'referralId in the body differs from the one in the path', [
@@ -151,7 +151,7 @@ export class ReferralService {
   }
 
   /** Everything from parsing to a validated Bundle, before anything is written. */
-  private prepare(rawBody: string) {
+  private prepare(rawBody: string, separateRiskSources: string[] = []) {
     const input = parseJsonBody(rawBody);
     const { value: referral, problems } = validateReferral(input, this.now());
     if (!referral || problems.length > 0) throw new NativeApiError(400, 'The referral breaks the native format rules', problems);
@@ -159,17 +159,7 @@ export class ReferralService {
     const totalProblems = checkTotals(referral.assessments ?? [], 'assessments');
     if (totalProblems.length > 0) throw new NativeApiError(422, 'A total score does not match the answers', totalProblems);
 
-    const risk = applyRiskRule(referral);
-    const bundle = this.deps.mapper.referralToBundle(referral, {
-      urgency: risk.urgency,
-      riskNote: risk.note,
-      selfHarmFromRule: risk.finding.selfHarm && !(referral.riskFlags ?? []).includes('self-harm'),
-    });
-    rejectInvalidFhir(this.deps.validator.validate(bundle));
-
-    const scores = (referral.assessments ?? []).map((a) => scoreAssessment(a));
-    const extras: ReferralViewExtras = { risk: risk.finding, scores, fhir: fhirLinks(referral.referralId, bundle) };
-    return { referral, bundle, extras, hash: contentHash(referral) };
+    return { referral, ...deriveReferral(this.deps, referral, separateRiskSources), hash: contentHash(referral) };
   }
 
   private assessmentRecords(prepared: ReturnType<ReferralService['prepare']>, at: string): AssessmentRecord[] {
@@ -201,6 +191,32 @@ export class ReferralService {
       { path: 'referralId', message: 'already used by a referral with different content', allowed: 'a new referralId, or PUT /referrals/{referralId} to send a new version' },
     ]);
   }
+}
+
+/**
+ * The mapped, validated FHIR and the view extras of one referral. `separateRiskSources` are
+ * self-harm findings of assessments posted on their own, which keep counting for the referral.
+ */
+export function deriveReferral(
+  deps: Pick<ReferralServiceDeps, 'mapper' | 'validator'>,
+  referral: NativeReferral,
+  separateRiskSources: string[],
+): { bundle: Bundle; extras: ReferralViewExtras } {
+  const risk = applyRiskRule(referral, separateRiskSources);
+  const bundle = deps.mapper.referralToBundle(referral, {
+    urgency: risk.urgency,
+    riskNote: risk.note,
+    selfHarmFromRule: risk.finding.selfHarm && !(referral.riskFlags ?? []).includes('self-harm'),
+  });
+  rejectInvalidFhir(deps.validator.validate(bundle));
+  const scores = (referral.assessments ?? []).map((a) => scoreAssessment(a));
+  return { bundle, extras: { risk: risk.finding, scores, fhir: fhirLinks(referral.referralId, bundle) } };
+}
+
+/** Self-harm findings of the assessments posted on their own for a referral. */
+export async function separateRiskSources(repo: ReferralRepository, referralId: string): Promise<string[]> {
+  const stored = await repo.listAssessments(referralId);
+  return stored.filter((a) => a.source === 'standalone').flatMap((a) => assessmentRiskSource(a.native as NativeAssessment) ?? []);
 }
 
 function assessmentConflict(assessmentId: string, referral: NativeReferral): NativeApiError {

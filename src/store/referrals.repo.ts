@@ -166,17 +166,7 @@ export class ReferralRepository {
   /** Writes version `record.version` over `record.version - 1`; inline assessments are replaced. */
   async update(record: ReferralRecord, rawBody: string, assessments: AssessmentRecord[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('referrals')
-        .set(withoutKeys(referralRow(record), ['referral_id', 'received_at']))
-        .where('referral_id', '=', record.referralId)
-        .where('version', '=', record.version - 1)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) {
-        const current = await trx.selectFrom('referrals').select('version').where('referral_id', '=', record.referralId).executeTakeFirst();
-        throw new VersionConflictError(current ? Number(current.version) : 0);
-      }
-      await trx.insertInto('referral_versions').values(versionRow(record, rawBody)).execute();
+      await writeNextVersion(trx, record, rawBody);
       // An assessment id may move only within its own referral: one owned by another referral is a conflict.
       for (const a of assessments) {
         const owner = await trx.selectFrom('assessments').select('referral_id').where('assessment_id', '=', a.assessmentId).executeTakeFirst();
@@ -217,9 +207,30 @@ export class ReferralRepository {
     return rows.map(toAssessmentRecord);
   }
 
-  async createAssessment(record: AssessmentRecord): Promise<void> {
-    await this.db.transaction().execute((trx) => insertAssessmentRows(trx, [record]));
+  /**
+   * Stores an assessment posted on its own. When it changes what the referral shows (a self-harm
+   * finding), the referral's new version is written in the same transaction: both or neither.
+   */
+  async createAssessment(record: AssessmentRecord, referralVersion?: { record: ReferralRecord; rawBody: string }): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await insertAssessmentRows(trx, [record]);
+      if (referralVersion) await writeNextVersion(trx, referralVersion.record, referralVersion.rawBody);
+    });
   }
+}
+
+async function writeNextVersion(trx: Transaction<Database>, record: ReferralRecord, rawBody: string): Promise<void> {
+  const result = await trx
+    .updateTable('referrals')
+    .set(withoutKeys(referralRow(record), ['referral_id', 'received_at']))
+    .where('referral_id', '=', record.referralId)
+    .where('version', '=', record.version - 1)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) {
+    const current = await trx.selectFrom('referrals').select('version').where('referral_id', '=', record.referralId).executeTakeFirst();
+    throw new VersionConflictError(current ? Number(current.version) : 0);
+  }
+  await trx.insertInto('referral_versions').values(versionRow(record, rawBody)).execute();
 }
 
 function referralRow(r: ReferralRecord): Row {

@@ -12,11 +12,15 @@ describe.each(dialects)('native API on %s', (dialect) => {
     await app?.stop();
   });
 
+  const withJson = async <R extends { payload: string }>(pending: Promise<R>) => {
+    const res = await pending;
+    return Object.assign(res, { json: () => JSON.parse(res.payload) });
+  };
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
-    app.server.inject({ method: 'POST', url, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+    withJson(app.server.inject({ method: 'POST', url, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } }));
   const put = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
-    app.server.inject({ method: 'PUT', url, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
-  const get = (url: string) => app.server.inject({ method: 'GET', url });
+    withJson(app.server.inject({ method: 'PUT', url, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } }));
+  const get = (url: string) => withJson(app.server.inject({ method: 'GET', url }));
 
   async function rowCounts() {
     const count = async (table: 'referrals' | 'referral_versions' | 'assessments') =>
@@ -221,6 +225,33 @@ describe.each(dialects)('native API on %s', (dialect) => {
     expect(read.json().fhir.questionnaireResponse).toMatch(/^QuestionnaireResponse\//);
     const stored = await app.store.db.selectFrom('assessments').selectAll().where('assessment_id', '=', assessment.assessmentId).executeTakeFirstOrThrow();
     expect(JSON.parse(stored.fhir_json).resourceType).toBe('QuestionnaireResponse');
+  });
+
+  test('a PHQ-9 posted on its own with item 9 above 0 escalates its referral, and a later PUT cannot lower it', async () => {
+    const referral = freshReferral();
+    expect((await post('/referrals', referral)).statusCode).toBe(201);
+    const phq9 = {
+      assessmentId: `${referral.referralId}-PHQ`,
+      referralId: referral.referralId,
+      instrument: 'PHQ-9',
+      completedAt: '2026-11-25T10:00:00+00:00',
+      answers: { '1': 1, '2': 1, '3': 1, '4': 1, '5': 1, '6': 1, '7': 1, '8': 1, '9': 2 },
+    };
+    const res = await post('/assessments', phq9);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().risk).toEqual({ selfHarm: true, source: [`PHQ-9 item 9 = 2 in assessment ${phq9.assessmentId}`] });
+
+    const view = (await get(`/referrals/${referral.referralId}`)).json();
+    expect(view).toMatchObject({ version: 2, urgency: 'routine', risk: { selfHarm: true, escalated: true } });
+    const sr = (await get(`/referrals/${referral.referralId}/fhir`)).json().entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource;
+    expect(sr.priority).toBe('urgent');
+
+    const replaced = await put(`/referrals/${referral.referralId}`, { ...referral, clinicalSummary: 'Updated summary.' });
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.json()).toMatchObject({ version: 3, risk: { selfHarm: true, escalated: true } });
+    const after = (await get(`/referrals/${referral.referralId}/fhir`)).json();
+    expect(after.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource.priority).toBe('urgent');
+    expect(after.entry.some((e: any) => e.resource.resourceType === 'Flag')).toBe(true);
   });
 
   test('POST /assessments for an unknown referral is 404; a wrong total is 422 naming both numbers', async () => {
