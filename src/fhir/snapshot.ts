@@ -82,7 +82,6 @@ const CHOICE_PREFIXES = ['defaultValue', 'fixed', 'pattern', 'minValue', 'maxVal
 type Json = Record<string, unknown>;
 
 interface Context {
-  readonly sd: StructureDefinition;
   readonly url: string;
   readonly resolve: ResolveStructureDefinition;
   readonly elements: ElementDefinition[];
@@ -117,7 +116,7 @@ export function generateSnapshot(sd: StructureDefinition, resolve: ResolveStruct
     throw new SnapshotError(url, undefined, `type ${String(sd.type)} differs from the base type ${String(base.type)}`);
   }
 
-  const ctx: Context = { sd, url, resolve, elements: clone(base.snapshot.element).map(withoutCoreStatus) };
+  const ctx: Context = { url, resolve, elements: clone(base.snapshot.element).map(withoutCoreStatus) };
   for (const diff of diffElements) {
     if (!diff.id) {
       throw new SnapshotError(url, diff.path, 'differential element without id');
@@ -510,7 +509,15 @@ function keyRank(key: string): number {
 
 function orderElementKeys(element: ElementDefinition): ElementDefinition {
   const entries = Object.entries(element as unknown as Json);
-  entries.sort(([a], [b]) => keyRank(a) - keyRank(b) || (keyRank(a) === ELEMENT_KEY_ORDER.length ? a.localeCompare(b) : 0));
+  // Keys of unknown rank sort by code unit (not locale) so that every machine writes the same file;
+  // keys of equal known rank (fixed[x] and pattern[x] never coexist) keep their order.
+  entries.sort(([a], [b]) => {
+    const byRank = keyRank(a) - keyRank(b);
+    if (byRank !== 0 || keyRank(a) < ELEMENT_KEY_ORDER.length) {
+      return byRank;
+    }
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
   return Object.fromEntries(entries) as unknown as ElementDefinition;
 }
 
