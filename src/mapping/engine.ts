@@ -148,7 +148,7 @@ export function reverseResource(m: CompiledMapping, resource: Obj): Obj {
   const ctx = new ReverseRun(m, [resource], new Map(), [block.alias, resource]);
   const scope: MutableScope = { root: {}, item: undefined };
   runRules(block, scope, resource, ctx);
-  return scope.root;
+  return m.order ? (m.order(scope.root) as Obj) : scope.root;
 }
 
 /** FHIR → native with a container mapping: reads the Bundle's resources back into one native document. */
@@ -186,5 +186,5 @@ export function reverseBundle(m: CompiledMapping, bundle: Obj): Obj {
       runRules(block, { root, item: undefined }, found[0], ctx);
     }
   }
-  return root;
+  return m.order ? (m.order(root) as Obj) : root;
 }

@@ -48,7 +48,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const ALIAS = /^[A-Za-z][A-Za-z0-9]*$/;
 const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const TYPES = new Set(['string', 'integer', 'decimal', 'boolean']);
-const FILE_KEYS = new Set(['name', 'version', 'description', 'native', 'inputs', 'questionnaires', 'resources', 'rules']);
+const FILE_KEYS = new Set(['name', 'version', 'description', 'native', 'nativeKeyOrder', 'inputs', 'questionnaires', 'resources', 'rules']);
 const BLOCK_KEYS = new Set(['alias', 'resourceType', 'profile', 'identity', 'when', 'each', 'mapping', 'inputs', 'locate', 'container', 'description']);
 const RULE_KEYS = new Set([
   'id', 'description', 'direction', 'native', 'fhir', 'constant', 'fallback', 'template', 'reference', 'where', 'conceptMap', 'type', 'when', 'whenFhir', 'questionnaire',
@@ -770,5 +770,38 @@ function compileMapping(name: string, file: string, json: Obj, env: Env): Compil
   };
   for (const a of locateDeps.keys()) visit(a, []);
 
-  return { name, file, inputs, ...(container ? { container } : {}), blocks, byAlias };
+  const order = json.nativeKeyOrder === undefined ? undefined : compileKeyOrder(json.nativeKeyOrder, 'nativeKeyOrder', fail);
+  return { name, file, inputs, ...(container ? { container } : {}), blocks, byAlias, ...(order ? { order } : {}) };
+}
+
+/**
+ * `nativeKeyOrder`: the order of the keys of a document read back, e.g. ["referralId", …, { "patient": ["nhsNumber", …] }].
+ * A nested list orders the object under that key (or each object of that array). Keys not listed keep their place after the listed ones.
+ */
+function compileKeyOrder(spec: unknown, where: string, fail: (where: string, problem: string) => never): (v: unknown) => unknown {
+  if (!Array.isArray(spec) || spec.length === 0) return fail(where, 'is a non-empty array of keys and { key: [...] } objects');
+  const keys: string[] = [];
+  const nested = new Map<string, (v: unknown) => unknown>();
+  spec.forEach((k, i) => {
+    if (typeof k === 'string') keys.push(k);
+    else if (isObj(k) && Object.keys(k).length === 1) {
+      const key = Object.keys(k)[0]!;
+      keys.push(key);
+      nested.set(key, compileKeyOrder(k[key], `${where}[${i}].${key}`, fail));
+    } else fail(`${where}[${i}]`, 'is a key or { key: [...] }');
+  });
+  if (new Set(keys).size !== keys.length) fail(where, 'lists a key twice');
+  const reorder = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(reorder);
+    if (!isObj(v)) return v;
+    const out: Obj = {};
+    for (const k of keys) {
+      if (!(k in v)) continue;
+      const f = nested.get(k);
+      out[k] = f ? f(v[k]) : v[k];
+    }
+    for (const k in v) if (!(k in out)) out[k] = v[k];
+    return out;
+  };
+  return reorder;
 }

@@ -59,6 +59,8 @@ export interface CompiledMapping {
   /** the resource blocks in order (the container excluded) */
   blocks: CompiledBlock[];
   byAlias: Map<string, CompiledBlock>;
+  /** puts the keys of a document read back in the native format's order */
+  order?: (native: unknown) => unknown;
 }
 
 export type { ConceptMapGroup };

@@ -113,12 +113,12 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A copy of a JSON value (constants and input objects are never shared with the output). */
+/** A copy of a JSON value (constants and input objects are never shared with the output); undefined properties are left out, as JSON would. */
 export function cloneJson<T>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneJson) as T;
   if (isObj(v)) {
     const out: Obj = {};
-    for (const k in v) out[k] = cloneJson(v[k]);
+    for (const k in v) if (v[k] !== undefined) out[k] = cloneJson(v[k]);
     return out as T;
   }
   return v;
@@ -198,7 +198,7 @@ function mergeInto(target: Obj, value: Obj): void {
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     const v = value[key];
-    target[key] = typeof v === 'object' && v !== null ? cloneJson(v) : v;
+    if (v !== undefined) target[key] = typeof v === 'object' && v !== null ? cloneJson(v) : v;
   }
 }
 

@@ -160,3 +160,17 @@ describe('assessments on their own', () => {
     expect(() => mappings().questionnaireResponseToAssessment(qr)).toThrow(/ConceptMap instrument-questionnaire/);
   });
 });
+
+describe('context references as the assessments service builds them', () => {
+  it('keeps their identifiers, leaves undefined members out, and round-trips', () => {
+    const a: NativeAssessment = { assessmentId: 'PP-A-4', referralId: 'PP-2026-000124', instrument: 'PEG', completedAt: '2026-01-01T00:00:00Z', answers: { '1': 0 }, status: 'in-progress' };
+    const ctx = {
+      patientRef: { reference: 'Patient/p1', identifier: undefined },
+      serviceRequestRef: { reference: 'ServiceRequest/s1', identifier: { system: 'https://fhir.painplatform.uk/Id/referral-id', value: 'PP-2026-000124' } },
+    };
+    const qr = mappings().assessmentToQuestionnaireResponse(a, ctx);
+    expect(qr.subject).toStrictEqual({ reference: 'Patient/p1' });
+    expect(qr.basedOn).toStrictEqual([ctx.serviceRequestRef]);
+    expect(mappings().questionnaireResponseToAssessment(qr)).toStrictEqual(a);
+  });
+});

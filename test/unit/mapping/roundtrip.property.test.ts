@@ -32,7 +32,9 @@ describe('round trip native → FHIR → native (fast-check)', () => {
           const before = JSON.stringify(r);
           const bundle = JSON.parse(JSON.stringify(m.referralToBundle(r, d))) as Bundle;
           expect(JSON.stringify(r)).toBe(before); // the input is not touched
-          expect(m.bundleToReferral(bundle)).toStrictEqual(r);
+          const back = m.bundleToReferral(bundle);
+          expect(back).toStrictEqual(r);
+          expect(JSON.stringify(back)).toBe(before); // even the key order of native-format.md
         },
       ),
       { numRuns: 1000 },
