@@ -254,7 +254,7 @@ class Validator {
     const profileKey = sd.category === 'core' ? undefined : sd.url;
     let raw = medplumIssues(forMedplum as unknown as Resource, profileKey);
     if (drop) raw = raw.filter((i) => !drop(i));
-    const issues = refineIssues(raw, forWalker, sd, this.registry);
+    const issues = refineIssues(raw, forWalker, sd, this.registry, this.invariants.get(sd)?.keys);
     const ctx: WalkContext = {
       registry: this.registry,
       issues,

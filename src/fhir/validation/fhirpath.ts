@@ -33,3 +33,15 @@ export function varsFor(resource: unknown): FhirPathVars {
   const tv = toTypedValue(resource);
   return { '%resource': tv, '%rootResource': tv, '%ucum': UCUM };
 }
+
+const cache = new Map<string, CompiledInvariant>();
+
+/** compileInvariant, memoised by expression text (for invariants evaluated only when needed). */
+export function compileCached(expression: string): CompiledInvariant {
+  let found = cache.get(expression);
+  if (!found) {
+    found = compileInvariant(expression);
+    cache.set(expression, found);
+  }
+  return found;
+}

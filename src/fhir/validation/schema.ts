@@ -21,6 +21,12 @@ export interface OwnedConstraint {
   readonly compiled: CompiledInvariant;
 }
 
+export interface RawInvariant {
+  readonly key: string;
+  readonly human: string;
+  readonly expression: string;
+}
+
 export interface Discriminator {
   readonly type: string;
   readonly path: string;
@@ -91,6 +97,8 @@ export interface ElementNode {
   constraints: OwnedConstraint[];
   /** keys of every invariant the snapshot puts on this element */
   readonly constraintKeys: readonly string[];
+  /** the element's error-level invariants in snapshot order (medplum evaluates them in this order) */
+  readonly invariants: readonly RawInvariant[];
   /** JSON keys → child, built by `finalize` */
   index?: ChildIndex;
   /** for choice elements in profiles: the types the base definition allows */
@@ -288,6 +296,9 @@ function makeNode(
     owned,
     constraints: [],
     constraintKeys: (el.constraint ?? []).map((c) => c.key ?? ''),
+    invariants: (el.constraint ?? [])
+      .filter((c) => c.key && c.expression && c.severity === 'error' && !hooks.skipConstraint(c.key))
+      .map((c) => ({ key: c.key as string, human: c.human ?? '', expression: c.expression as string })),
   };
   if (el.slicing) {
     node.slicing = {

@@ -5,6 +5,7 @@ import { OperationOutcomeError, getAllDataTypes, parseStructureDefinition, valid
 import type { Resource, StructureDefinition } from 'fhir/r4.js';
 import type { Issue } from '../outcomes.js';
 import { issue } from '../outcomes.js';
+import { compileCached, varsFor, type FhirPathVars } from './fhirpath.js';
 import type { StructureRegistry } from './registry.js';
 import { PRIMITIVE_TYPES, indexChildren, type CompiledStructure, type ElementNode } from './schema.js';
 
@@ -109,8 +110,15 @@ export function medplumIssues(resource: Resource, profileKey: string | undefined
  * conflicts, reference-type warnings on absolute/urn references), fix choice-type locations, and
  * expand the messages.
  */
-export function refineIssues(raw: readonly Issue[], resource: Json, sd: CompiledStructure, registry: StructureRegistry): Issue[] {
+export function refineIssues(
+  raw: readonly Issue[],
+  resource: Json,
+  sd: CompiledStructure,
+  registry: StructureRegistry,
+  ownInvariants: ReadonlySet<string> = new Set(),
+): Issue[] {
   const out: Issue[] = [];
+  let vars: FhirPathVars | undefined;
   for (const i of raw) {
     const text = i.details?.text ?? '';
     if (text.startsWith('Incorrect number of values provided for slice')) continue;
@@ -127,8 +135,87 @@ export function refineIssues(raw: readonly Issue[], resource: Json, sd: Compiled
     const diag = refineDiagnostics(i.diagnostics);
     if (diag) refined.diagnostics = diag;
     out.push(refined);
+    const failed = /^Constraint (\S+) not met/.exec(text)?.[1];
+    if (failed && i.code === 'invariant') {
+      vars ??= varsFor(resource);
+      out.push(...invariantsAfter(failed, rawPath, path, resource, sd, registry, ownInvariants, vars));
+    }
   }
   return out;
+}
+
+/**
+ * medplum stops at the first failed invariant of an element; the ones after it in the element's
+ * list were never evaluated. Evaluate them here, so every broken invariant is reported.
+ */
+function invariantsAfter(
+  failed: string,
+  rawPath: string,
+  path: string,
+  resource: Json,
+  sd: CompiledStructure,
+  registry: StructureRegistry,
+  ownInvariants: ReadonlySet<string>,
+  vars: FhirPathVars,
+): Issue[] {
+  const node = rawPath.includes('.') ? resolveNode(sd, rawPath, registry) : sd.root;
+  if (!node) return [];
+  const at = node.invariants.findIndex((c) => c.key === failed);
+  if (at < 0 || at === node.invariants.length - 1) return [];
+  const located = locate(resource, rawPath);
+  if (!located) return [];
+  const type = node === sd.root ? String(resource.resourceType) : (located.type ?? node.evalType);
+  const walkerOwns = new Set(node.constraints.map((c) => c.key));
+  const out: Issue[] = [];
+  for (const c of node.invariants.slice(at + 1)) {
+    if (walkerOwns.has(c.key) || ownInvariants.has(c.key)) continue;
+    let ok: boolean;
+    try {
+      ok = compileCached(c.expression).holds(located.value, type, vars);
+    } catch {
+      continue; // medplum would report a processing issue for it; one is enough
+    }
+    if (!ok) {
+      const extra = issue('error', 'invariant', `Constraint ${c.key} not met: ${c.human}`, path);
+      extra.diagnostics = `FHIRPath: ${c.expression}`;
+      out.push(extra);
+    }
+  }
+  return out;
+}
+
+/** The instance value at a medplum path, and for a choice element its concrete type. */
+function locate(resource: Json, path: string): { value: unknown; type?: string } | undefined {
+  const steps = path.split('.');
+  let cur: unknown = resource;
+  let type: string | undefined;
+  for (let i = 1; i < steps.length; i++) {
+    const m = STEP.exec(steps[i]);
+    if (!m || !isObject(cur)) return undefined;
+    const [, name, index] = m;
+    type = undefined;
+    let v: unknown;
+    if (name.endsWith('[x]')) {
+      const key = choiceKey(cur, name.slice(0, -3));
+      if (!key) return undefined;
+      v = cur[key];
+      type = choiceType(key, name.slice(0, -3));
+    } else {
+      v = cur[name];
+    }
+    cur = index !== undefined && Array.isArray(v) ? v[Number(index)] : v;
+  }
+  return cur === undefined ? undefined : { value: cur, type };
+}
+
+function choiceKey(obj: Json, base: string): string | undefined {
+  return Object.keys(obj).find((k) => k.length > base.length && k.startsWith(base) && /[A-Z]/.test(k[base.length]));
+}
+
+function choiceType(key: string, base: string): string {
+  const suffix = key.slice(base.length);
+  const lower = suffix[0].toLowerCase() + suffix.slice(1);
+  return PRIMITIVE_TYPES.has(lower) ? lower : suffix;
 }
 
 function refineDiagnostics(d: string | undefined): string | undefined {
@@ -244,11 +331,9 @@ export function fixChoicePath(path: string, resource: Json): string {
     if (name.endsWith('[x]')) {
       const base = name.slice(0, -3);
       const obj = isObject(cur) ? cur : undefined;
-      const key = obj ? Object.keys(obj).find((k) => k.length > base.length && k.startsWith(base) && /[A-Z]/.test(k[base.length])) : undefined;
+      const key = obj ? choiceKey(obj, base) : undefined;
       if (key && obj) {
-        const suffix = key.slice(base.length);
-        const lower = suffix[0].toLowerCase() + suffix.slice(1);
-        out.push(`${base}.ofType(${PRIMITIVE_TYPES.has(lower) ? lower : suffix})`);
+        out.push(`${base}.ofType(${choiceType(key, base)})`);
         cur = obj[key];
       } else {
         out.push(base);
