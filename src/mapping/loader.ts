@@ -687,7 +687,13 @@ function compileMapping(name: string, file: string, json: Obj, env: Env): Compil
             return inst ? { reference: inst.fullUrl } : undefined;
           };
         } else if (isObj(spec) && Object.keys(spec).join() === 'native' && typeof spec.native === 'string') {
-          const g = condition(spec.native, nativePaths(true, true), at) && nativePaths(true, true)(spec.native);
+          let g: NativeGetter;
+          try {
+            g = nativePaths(true, true)(spec.native);
+          } catch (e) {
+            if (e instanceof PathError) fail(at, e.message);
+            throw e;
+          }
           subInputs[k] = (s) => g(s);
         } else if (isObj(spec) && Object.keys(spec).join() === 'constant') {
           const c = spec.constant;
