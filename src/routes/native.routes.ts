@@ -5,6 +5,7 @@ import { type ReferralService, referralView } from '../services/referrals.servic
 import type { AssessmentService } from '../services/assessments.service.js';
 import { checkJsonContentType } from '../util/json-body.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import { parseDateTime } from '../native/formats.js';
 
 export interface NativeRouteDeps {
   referrals: ReferralService;
@@ -22,7 +23,13 @@ const listQuery = Joi.object({
     .pattern(/^\d{10}$/)
     .custom((v, helpers) => (isValidNhsNumber(v) ? v : helpers.error('nhsNumber.checkDigit')))
     .messages({ 'nhsNumber.checkDigit': '{{#label}} fails the NHS number Modulus 11 check' }),
-  since: Joi.string().isoDate().pattern(/(Z|[+-]\d{2}:\d{2})$/).messages({ 'string.pattern.base': '{{#label}} must carry a timezone offset' }),
+  since: Joi.string()
+    // An unencoded '+' in a query string arrives as a space; take it back as the offset sign.
+    .custom((v: string, helpers) => {
+      const value = v.replace(/ (\d{2}:\d{2})$/, '+$1');
+      return parseDateTime(value).ok ? value : helpers.error('since.dateTime');
+    })
+    .messages({ 'since.dateTime': '{{#label}} must be a date-time with a timezone offset, e.g. 2026-11-20T10:15:00+00:00' }),
   limit: Joi.number().integer().min(1).max(100).default(20),
   cursor: Joi.string().max(512),
 });
@@ -42,6 +49,8 @@ function describeAllowed(d: Joi.ValidationErrorItem): string {
   if (Array.isArray(ctx.valids)) return `one of ${ctx.valids.join(', ')}`;
   if (ctx.limit !== undefined) return `limit ${ctx.limit}`;
   if (d.type === 'string.pattern.base' && ctx.regex) return `matches ${ctx.regex}`;
+  if (d.type === 'since.dateTime') return 'a date-time with a timezone offset (YYYY-MM-DDThh:mm:ss+hh:mm or Z)';
+  if (d.type === 'nhsNumber.checkDigit') return '10 digits with a valid Modulus 11 check digit';
   return d.type;
 }
 

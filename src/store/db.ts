@@ -25,7 +25,7 @@ export interface OpenStoreOptions {
 export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
   const store = databaseUrl.startsWith('sqlite:') ? openSqlite(databaseUrl.slice('sqlite:'.length)) : await openPostgres(databaseUrl, options.schema);
   try {
-    await migrate(store.db);
+    await migrate(store.db, options.schema);
   } catch (err) {
     await store.close();
     throw err;
@@ -74,13 +74,19 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
   return {
     db,
     dialect: 'postgres',
-    isReady: () => checkReady(db),
+    isReady: () => checkReady(db, schema),
     close: () => db.destroy(),
   };
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+// The migration tables live in the working schema; without naming it, kysely looks for them in
+// every schema and may find another suite's.
+function migratorFor(db: Kysely<Database>, schema?: string): Migrator {
+  return new Migrator({ db, provider: migrationProvider, ...(schema ? { migrationTableSchema: schema } : {}) });
+}
+
+async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
+  const migrator = migratorFor(db, schema);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -88,10 +94,10 @@ async function migrate(db: Kysely<Database>): Promise<void> {
   }
 }
 
-async function checkReady(db: Kysely<Database>): Promise<boolean> {
+async function checkReady(db: Kysely<Database>, schema?: string): Promise<boolean> {
   try {
     await sql`select 1`.execute(db);
-    const migrator = new Migrator({ db, provider: migrationProvider });
+    const migrator = migratorFor(db, schema);
     const applied = await migrator.getMigrations();
     return migrationNames.every((name) => applied.some((m) => m.name === name && m.executedAt !== undefined));
   } catch {

@@ -33,6 +33,7 @@ function startProcess(env: Record<string, string>) {
     });
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
   });
+  listening.catch(() => undefined); // awaited only by tests that expect the process to listen
   return { child, exited, listening, output: () => ({ stdout, stderr }) };
 }
 

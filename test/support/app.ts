@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
 import { createServer, type App } from '../../src/server.js';
 
@@ -24,7 +25,19 @@ export async function startApp(dialect: DialectName, env: Record<string, string>
     ...env,
   });
   const schema = dialect === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined;
-  return createServer(config, { schema });
+  const app = await createServer(config, { schema });
+  if (!schema) return app;
+  // Each PostgreSQL suite works in its own schema and drops it afterwards.
+  return {
+    ...app,
+    async stop() {
+      await app.stop();
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
 }
 
 export function fixture<T = any>(name: string): T {
