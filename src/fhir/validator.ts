@@ -81,6 +81,13 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
   const registry = new StructureRegistry(core, terminology);
   const platformUrls = new Set(platform.structures.map((s) => s.resource.url));
   const bundleInvariants = new Map<CompiledStructure, BundleInvariants>();
+  const medplumKeys = new Map<CompiledStructure, string>();
+  // The Bundle invariants that read entry resources are evaluated by the validator (see
+  // validateBundle), so medplum gets a copy of R4 Bundle without them.
+  const coreBundle = registry.coreType('Bundle') as CompiledStructure;
+  const coreOwn = compileBundleInvariants(coreBundle, registry);
+  bundleInvariants.set(coreBundle, coreOwn);
+  medplumKeys.set(coreBundle, registerProfileForMedplum(coreBundle.definition, coreOwn.keys));
   const profiles: CompiledStructure[] = [];
   for (const { file, resource: sd } of orderByBase(platform.structures)) {
     const problem = checkStructureDefinition(sd, registry, platformUrls);
@@ -95,7 +102,7 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
       loadDataType(sd as never);
       if (compiled.category === 'profile') {
         const own = sd.type === 'Bundle' ? compileBundleInvariants(compiled, registry) : undefined;
-        registerProfileForMedplum(sd, own?.keys);
+        medplumKeys.set(compiled, registerProfileForMedplum(sd, own?.keys));
         if (own) bundleInvariants.set(compiled, own);
       }
       registry.add(compiled);
@@ -109,7 +116,7 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
   if (problems.length > 0) throw new ProfileLoadError(opts.profilesDir, problems);
 
   const walkStats: WalkStats = { skippedBindingChecks: 0 };
-  const validator = new Validator(registry, walkStats, bundleInvariants);
+  const validator = new Validator(registry, walkStats, bundleInvariants, medplumKeys);
   validator.warmUp(profiles);
   const loadMs = performance.now() - started;
 
@@ -191,8 +198,10 @@ class Validator {
   constructor(
     private readonly registry: StructureRegistry,
     private readonly walkStats: WalkStats,
-    /** per Bundle profile: its invariants that read entry resources, compiled at load */
+    /** per Bundle definition: its invariants that read entry resources, compiled at load */
     private readonly invariants: ReadonlyMap<CompiledStructure, BundleInvariants>,
+    /** the key each definition was registered under in medplum's type map (absent: base R4 type) */
+    private readonly medplumKeys: ReadonlyMap<CompiledStructure, string>,
   ) {}
 
   validate(resource: unknown, profileUrl?: string): Result {
@@ -251,8 +260,7 @@ class Validator {
    * medplum's results for invariants the caller evaluates itself.
    */
   private run(forMedplum: Json, forWalker: Json, sd: CompiledStructure, drop: ((i: Issue) => boolean) | undefined): Result {
-    const profileKey = sd.category === 'core' ? undefined : sd.url;
-    let raw = medplumIssues(forMedplum as unknown as Resource, profileKey);
+    let raw = medplumIssues(forMedplum as unknown as Resource, this.medplumKeys.get(sd));
     if (drop) raw = raw.filter((i) => !drop(i));
     const issues = refineIssues(raw, forWalker, sd, this.registry, this.invariants.get(sd)?.keys);
     const ctx: WalkContext = {
@@ -268,18 +276,24 @@ class Validator {
 
   private validateBundle(bundle: Json, sd: CompiledStructure): Result {
     const entries: unknown[] = Array.isArray(bundle.entry) ? bundle.entry : [];
-    // Every entry's resource is validated once, below, against its own profile. The Bundle's own pass
-    // sees each entry resource as a stub (type, id, meta): enough for the core bdl-* invariants and for
-    // entry slicing, and medplum's base-R4 complaints about the stubs are dropped. Profile invariants
-    // that look into entry resources are evaluated here on the real Bundle.
-    const shell: Json = { ...bundle };
+    // Every entry's resource is validated once, below, against its own profile. medplum's pass over
+    // the Bundle itself therefore sees the entries without their resources; the walk sees stubs
+    // (type, id, meta) for entry slicing; the invariants that read entry resources are evaluated
+    // here (R4's bdl-5/7/11/12 need no more than the stubs, a profile's own get the real Bundle).
+    const bare: Json = { ...bundle };
+    const stubs: Json = { ...bundle };
     if (Array.isArray(bundle.entry)) {
-      shell.entry = entries.map((e) => (isObject(e) && isObject(e.resource) ? { ...e, resource: this.stub(e.resource) } : e));
+      bare.entry = entries.map((e) => (isObject(e) && 'resource' in e ? omitResource(e) : e));
+      stubs.entry = entries.map((e) => (isObject(e) && isObject(e.resource) ? { ...e, resource: stub(e.resource) } : e));
     }
-    const own = this.run(shell, shell, sd, (i) => /^Bundle\.entry\[\d+\]\.resource\./.test(i.expression?.[0] ?? ''));
+    const hasResource = (i: number): boolean => isObject(entries[i]) && (entries[i] as Json).resource !== undefined;
+    const own = this.run(bare, stubs, sd, (i) => {
+      const m = /^Bundle\.entry\[(\d+)\]\.resource$/.exec(i.expression?.[0] ?? '');
+      return m !== null && hasResource(Number(m[1]));
+    });
     const issues = own.issues;
     const invariants = this.invariants.get(sd);
-    if (invariants) evaluateBundleInvariants(bundle, entries, invariants.list, issues);
+    if (invariants) evaluateBundleInvariants(bundle, stubs, invariants.list, issues);
 
     const fullUrls = new Map<string, Json>();
     for (const e of entries) {
@@ -298,21 +312,6 @@ class Validator {
       }
     }
     return { issues, references: own.references };
-  }
-
-  private stub(resource: Json): Json {
-    const rt = resource.resourceType;
-    // An unknown type would stop medplum's whole Bundle pass; the entry's own validation reports it.
-    if (typeof rt !== 'string' || !this.registry.resourceTypes.has(rt)) return { resourceType: 'Basic' };
-    const s: Json = { resourceType: rt };
-    if (resource.id !== undefined) s.id = resource.id;
-    if (isObject(resource.meta)) {
-      const meta: Json = {};
-      if (resource.meta.versionId !== undefined) meta.versionId = resource.meta.versionId;
-      if (resource.meta.profile !== undefined) meta.profile = resource.meta.profile;
-      if (Object.keys(meta).length > 0) s.meta = meta;
-    }
-    return s;
   }
 
   private checkReference(ref: CollectedReference, fullUrls: ReadonlyMap<string, Json>): Issue | undefined {
@@ -357,8 +356,9 @@ class Validator {
 interface BundleInvariant {
   readonly key: string;
   readonly human: string;
-  readonly severity: 'error' | 'warning';
   readonly onEntry: boolean;
+  /** an R4 invariant: entry stubs (type, id, meta) are all it reads */
+  readonly onStubs: boolean;
   readonly compiled: CompiledInvariant;
 }
 
@@ -370,21 +370,20 @@ interface BundleInvariants {
 // `resource` as an element name (not %resource): the invariant looks into entry resources.
 const MENTIONS_ENTRY_RESOURCE = /(^|[^%\w])resource\b/;
 
-/** A Bundle profile's own invariants (not R4's bdl-*) on Bundle / Bundle.entry that read entry resources. */
+/** A Bundle definition's invariants on Bundle / Bundle.entry that read entry resources. */
 function compileBundleInvariants(sd: CompiledStructure, registry: StructureRegistry): BundleInvariants {
   const list: BundleInvariant[] = [];
-  if (sd.category === 'core') return { keys: new Set(), list };
   for (const path of ['Bundle', 'Bundle.entry']) {
     const el = sd.definition.snapshot?.element.find((e) => e.path === path && !(e.id ?? '').includes(':'));
     const coreKeys = new Set((registry.coreElement(path)?.constraint ?? []).map((c) => c.key));
     for (const c of el?.constraint ?? []) {
-      if (!c.key || !c.expression || coreKeys.has(c.key) || !MENTIONS_ENTRY_RESOURCE.test(c.expression)) continue;
-      if (SKIPPED_CONSTRAINTS.has(c.key)) continue;
+      if (!c.key || !c.expression || !MENTIONS_ENTRY_RESOURCE.test(c.expression)) continue;
+      if (c.severity !== 'error' || SKIPPED_CONSTRAINTS.has(c.key)) continue;
       list.push({
         key: c.key,
         human: c.human ?? c.key,
-        severity: c.severity === 'warning' ? 'warning' : 'error',
         onEntry: path === 'Bundle.entry',
+        onStubs: coreKeys.has(c.key),
         compiled: compileInvariant(c.expression),
       });
     }
@@ -392,13 +391,15 @@ function compileBundleInvariants(sd: CompiledStructure, registry: StructureRegis
   return { keys: new Set(list.map((x) => x.key)), list };
 }
 
-function evaluateBundleInvariants(bundle: Json, entries: readonly unknown[], list: readonly BundleInvariant[], issues: Issue[]): void {
-  const vars = varsFor(bundle);
+function evaluateBundleInvariants(bundle: Json, stubs: Json, list: readonly BundleInvariant[], issues: Issue[]): void {
+  const real = { root: bundle, vars: varsFor(bundle) };
+  const stubbed = { root: stubs, vars: varsFor(stubs) };
   for (const inv of list) {
-    if (inv.severity !== 'error') continue; // as medplum: only error-level invariants are evaluated
+    const { root, vars } = inv.onStubs ? stubbed : real;
+    const entries: unknown[] = Array.isArray(root.entry) ? root.entry : [];
     const targets: [unknown, string, string][] = inv.onEntry
       ? entries.map((e, i) => [e, 'BundleEntry', `Bundle.entry[${i}]`])
-      : [[bundle, 'Bundle', 'Bundle']];
+      : [[root, 'Bundle', 'Bundle']];
     for (const [value, type, path] of targets) {
       let ok: boolean;
       try {
@@ -414,6 +415,25 @@ function evaluateBundleInvariants(bundle: Json, entries: readonly unknown[], lis
       }
     }
   }
+}
+
+function omitResource(entry: Json): Json {
+  const copy: Json = { ...entry };
+  delete copy.resource;
+  return copy;
+}
+
+/** What the Bundle's own pass sees of an entry resource. */
+function stub(resource: Json): Json {
+  const s: Json = { resourceType: resource.resourceType };
+  if (resource.id !== undefined) s.id = resource.id;
+  if (isObject(resource.meta)) {
+    const meta: Json = {};
+    if (resource.meta.versionId !== undefined) meta.versionId = resource.meta.versionId;
+    if (resource.meta.profile !== undefined) meta.profile = resource.meta.profile;
+    if (Object.keys(meta).length > 0) s.meta = meta;
+  }
+  return s;
 }
 
 /** `Patient.name[0]` inside entry 3 → `Bundle.entry[3].resource.name[0]`. */
