@@ -126,7 +126,7 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
 
   return {
     validate: (resource, profileUrl) => validator.validate(resource, profileUrl).issues,
-    hasProfile: (url) => registry.get(url) !== undefined,
+    hasProfile: (url) => registry.get(stripVersion(url)) !== undefined,
     stats: () => ({
       loadMs,
       profiles: profiles.map((p) => p.url),
@@ -214,7 +214,7 @@ class Validator {
     }
     if (!this.registry.resourceTypes.has(rt)) {
       return {
-        issues: [issue('fatal', 'structure', `Unknown resourceType "${rt}": not an R4 resource type`, 'resourceType')],
+        issues: [issue('fatal', 'structure', `Unknown resourceType "${rt}": not an R4 resource type`, `${rt}.resourceType`)],
         references: [],
       };
     }
@@ -256,8 +256,8 @@ class Validator {
   }
 
   /**
-   * medplum's pass over `forMedplum`, then the walk over `forWalker`; `dropInvariants` removes
-   * medplum's results for invariants the caller evaluates itself.
+   * medplum's pass over `forMedplum`, then the walk over `forWalker`; `drop` removes medplum issues
+   * the caller knows to be artefacts of what it handed medplum.
    */
   private run(forMedplum: Json, forWalker: Json, sd: CompiledStructure, drop: ((i: Issue) => boolean) | undefined): Result {
     let raw = medplumIssues(forMedplum as unknown as Resource, this.medplumKeys.get(sd));
@@ -305,7 +305,7 @@ class Validator {
       const prefix = `Bundle.entry[${i}].resource`;
       const sub = this.validate(e.resource);
       const rt = String(e.resource.resourceType);
-      for (const x of sub.issues) issues.push(reroot(x, rt, prefix));
+      for (const x of sub.issues) issues.push(x.expression?.length ? reroot(x, rt, prefix) : { ...x, expression: [prefix] });
       for (const ref of sub.references) {
         const problem = this.checkReference(ref, fullUrls);
         if (problem) issues.push(reroot(problem, rt, prefix));
