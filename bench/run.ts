@@ -1,8 +1,10 @@
 // npm run bench: load test of POST /referrals against the adapter and a bare hapi route, then a
 // micro-benchmark of mapping + validation. Figures go by hand into bench/README.md with the machine.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { loadMappings } from '../src/mapping/index.js';
@@ -23,7 +25,37 @@ function freshBody(): string {
   return JSON.stringify({ ...stepUp, referralId: id, assessments: stepUp.assessments!.map((a, i) => ({ ...a, assessmentId: `${id}-${i}` })) });
 }
 
-async function startTarget(kind: 'adapter' | 'bare'): Promise<{ child: ChildProcess; uri: string }> {
+type Target = 'adapter' | 'adapter-2-workers' | 'bare';
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The service as `npm start` runs it, with WORKERS=2 (one HTTP worker per core), on a fresh SQLite file. */
+async function startCluster(): Promise<{ child: ChildProcess; uri: string }> {
+  const port = await freePort();
+  const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'pp-bench-')), 'adapter.db')}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', `${root}src/index.ts`], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
+  });
+  const uri = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`${uri}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) return { child, uri };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the clustered service did not become ready');
+}
+
+async function startTarget(kind: Target): Promise<{ child: ChildProcess; uri: string }> {
+  if (kind === 'adapter-2-workers') return startCluster();
   const child = spawn(process.execPath, ['--import', 'tsx', `${root}bench/target.ts`, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const uri = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -46,7 +78,7 @@ interface LoadResult {
   total: number;
 }
 
-async function load(kind: 'adapter' | 'bare'): Promise<LoadResult> {
+async function load(kind: Target): Promise<LoadResult> {
   const { child, uri } = await startTarget(kind);
   try {
     const result = await autocannon({
@@ -86,15 +118,17 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(to
 console.log(`machine: ${machine}`);
 console.log(`load: ${DURATION_S} s at ${CONNECTIONS} connections, POST /referrals (step-up example, fresh ids per request)`);
 const adapter = await load('adapter');
+const clustered = await load('adapter-2-workers');
 const bare = await load('bare');
 const row = (name: string, r: LoadResult) =>
   `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   non-2xx ${r.non2xx}   errors ${r.errors}   total ${r.total}`;
-console.log(row('adapter (SQLite)', adapter));
+console.log(row('adapter, 1 process', adapter));
+console.log(row('adapter, WORKERS=2', clustered));
 console.log(row('bare hapi parse+return', bare));
-console.log(`ratio adapter / bare: ${((adapter.rps / bare.rps) * 100).toFixed(1)} %`);
+console.log(`ratio adapter / bare (1 process each): ${((adapter.rps / bare.rps) * 100).toFixed(1)} %`);
 const m = micro();
 console.log(`micro: mapping ${m.mapUs.toFixed(1)} µs/referral, validation ${m.validateUs.toFixed(1)} µs/referral, together ${(m.mapUs + m.validateUs).toFixed(1)} µs`);
-if (adapter.non2xx > 0 || adapter.errors > 0) {
+if (adapter.non2xx + adapter.errors + clustered.non2xx + clustered.errors > 0) {
   console.error('the adapter answered some requests with errors: the figures above are not valid');
   process.exitCode = 1;
 }

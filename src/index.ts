@@ -1,12 +1,16 @@
-import { ConfigError, loadConfig } from './config/index.js';
+import cluster from 'node:cluster';
+import { type AppConfig, ConfigError, loadConfig } from './config/index.js';
 import { createServer } from './server.js';
+import { openStore } from './store/db.js';
 
 // Process entry: check configuration, build the service, listen, and shut down cleanly so that a
-// request in flight finishes (and commits) before the store is closed.
-async function main(): Promise<void> {
-  let config;
+// request in flight finishes (and commits) before the store is closed. With WORKERS > 1 the primary
+// applies migrations once, then forks that many HTTP workers sharing the port (one per core); the
+// store's unique keys, not process memory, keep referrals from being stored twice.
+
+function readConfig(): AppConfig {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -14,9 +18,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+async function runServer(config: AppConfig): Promise<void> {
   const app = await createServer(config);
   await app.server.start();
-  app.server.logger.info({ uri: app.server.info.uri, store: app.store.dialect }, 'Pain Platform FHIR adapter listening');
+  app.server.logger.info({ uri: app.server.info.uri, store: app.store.dialect, pid: process.pid }, 'Pain Platform FHIR adapter listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -30,7 +37,27 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch((err: Error) => {
+async function runPrimary(config: AppConfig): Promise<void> {
+  const store = await openStore(config.databaseUrl); // applies migrations before any worker starts
+  await store.close();
+  let stopping = false;
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    setTimeout(() => cluster.fork(), 1000);
+  });
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+const config = readConfig();
+const main = config.workers > 1 && cluster.isPrimary ? runPrimary(config) : runServer(config);
+main.catch((err: Error) => {
   // Start-up failures (bad mapping rule, bad profile, unreachable database) name their cause.
   process.stderr.write(`Start-up failed: ${err.message}\n`);
   process.exit(1);

@@ -10,6 +10,8 @@ export interface AppConfig {
   maxBodyBytes: number;
   profilesDir: string;
   mappingsDir: string;
+  /** HTTP worker processes (node:cluster); 1 runs everything in this process */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -27,6 +29,7 @@ const envSchema = Joi.object({
   MAX_BODY_BYTES: Joi.number().integer().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   PROFILES_DIR: Joi.string().default('profiles'),
   MAPPINGS_DIR: Joi.string().default('mappings'),
+  WORKERS: Joi.number().integer().min(1).max(64).default(1),
 }).unknown(true);
 
 /** Reads and checks the environment; throws ConfigError naming every bad variable. */
@@ -44,5 +47,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBodyBytes: value.MAX_BODY_BYTES,
     profilesDir: value.PROFILES_DIR,
     mappingsDir: value.MAPPINGS_DIR,
+    workers: value.WORKERS,
   };
 }

@@ -16,9 +16,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('content_hash', 'text', (c) => c.notNull())
         .addColumn('received_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
-        .addColumn('native_json', 'text', (c) => c.notNull())
-        .addColumn('view_json', 'text', (c) => c.notNull())
-        .addColumn('fhir_json', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('referrals_received_idx').on('referrals').columns(['received_at', 'referral_id']).execute();
       await db.schema.createIndex('referrals_nhs_number_idx').on('referrals').column('nhs_number').execute();

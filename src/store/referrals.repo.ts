@@ -58,7 +58,7 @@ export interface ListFilters {
   after?: { receivedAt: string; referralId: string };
 }
 
-type Row = Database['referrals'];
+type Row = Database['referrals'] & Pick<Database['referral_versions'], 'native_json' | 'view_json' | 'fhir_json'>;
 
 function toRecord(row: Row): ReferralRecord {
   return {
@@ -122,8 +122,17 @@ async function insertAssessmentRows(trx: Transaction<Database>, assessments: Ass
 export class ReferralRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** The referral with the content of its current version. */
+  private current() {
+    return this.db
+      .selectFrom('referrals as r')
+      .innerJoin('referral_versions as v', (join) => join.onRef('v.referral_id', '=', 'r.referral_id').onRef('v.version', '=', 'r.version'))
+      .selectAll('r')
+      .select(['v.native_json', 'v.view_json', 'v.fhir_json']);
+  }
+
   async get(referralId: string): Promise<ReferralRecord | undefined> {
-    const row = await this.db.selectFrom('referrals').selectAll().where('referral_id', '=', referralId).executeTakeFirst();
+    const row = await this.current().where('r.referral_id', '=', referralId).executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
@@ -181,19 +190,19 @@ export class ReferralRepository {
   }
 
   async list(filters: ListFilters): Promise<ReferralRecord[]> {
-    let query = this.db.selectFrom('referrals').selectAll();
-    if (filters.status) query = query.where('status', '=', filters.status);
-    if (filters.kind) query = query.where('kind', '=', filters.kind);
-    if (filters.direction) query = query.where('direction', '=', filters.direction as ReferralRecord['direction']);
-    if (filters.nhsNumber) query = query.where('nhs_number', '=', filters.nhsNumber);
-    if (filters.since) query = query.where('updated_at', '>=', filters.since);
+    let query = this.current();
+    if (filters.status) query = query.where('r.status', '=', filters.status);
+    if (filters.kind) query = query.where('r.kind', '=', filters.kind);
+    if (filters.direction) query = query.where('r.direction', '=', filters.direction as ReferralRecord['direction']);
+    if (filters.nhsNumber) query = query.where('r.nhs_number', '=', filters.nhsNumber);
+    if (filters.since) query = query.where('r.updated_at', '>=', filters.since);
     const after = filters.after;
     if (after) {
       query = query.where((eb) =>
-        eb.or([eb('received_at', '<', after.receivedAt), eb.and([eb('received_at', '=', after.receivedAt), eb('referral_id', '<', after.referralId)])]),
+        eb.or([eb('r.received_at', '<', after.receivedAt), eb.and([eb('r.received_at', '=', after.receivedAt), eb('r.referral_id', '<', after.referralId)])]),
       );
     }
-    const rows = await query.orderBy('received_at', 'desc').orderBy('referral_id', 'desc').limit(filters.limit).execute();
+    const rows = await query.orderBy('r.received_at', 'desc').orderBy('r.referral_id', 'desc').limit(filters.limit).execute();
     return rows.map(toRecord);
   }
 
@@ -233,7 +242,7 @@ async function writeNextVersion(trx: Transaction<Database>, record: ReferralReco
   await trx.insertInto('referral_versions').values(versionRow(record, rawBody)).execute();
 }
 
-function referralRow(r: ReferralRecord): Row {
+function referralRow(r: ReferralRecord): Database['referrals'] {
   return {
     referral_id: r.referralId,
     version: r.version,
@@ -244,9 +253,6 @@ function referralRow(r: ReferralRecord): Row {
     content_hash: r.contentHash,
     received_at: r.receivedAt,
     updated_at: r.updatedAt,
-    native_json: JSON.stringify(r.native),
-    view_json: JSON.stringify(r.view),
-    fhir_json: JSON.stringify(r.fhir),
   };
 }
 

@@ -1,6 +1,7 @@
 // One schema for SQLite and PostgreSQL: text and integer columns only, timestamps as ISO-8601 UTC
 // strings (they sort correctly as text in both), JSON as text so that what was stored is what is read.
 
+/** One row per referral: what lists and filters need, and which version is current. */
 export interface ReferralsTable {
   referral_id: string;
   version: number;
@@ -11,21 +12,19 @@ export interface ReferralsTable {
   content_hash: string;
   received_at: string;
   updated_at: string;
-  /** the native referral as sent (current version) */
-  native_json: string;
-  /** derived view parts: risk, scores, fhir links */
-  view_json: string;
-  /** the mapped, validated FHIR transaction Bundle (current version) */
-  fhir_json: string;
 }
 
+/** Every version of every referral, with its content (the current one is referrals.version). */
 export interface ReferralVersionsTable {
   referral_id: string;
   version: number;
   /** the request body exactly as received, before any parsing */
   raw_body: string;
+  /** the native referral as sent */
   native_json: string;
+  /** derived view parts: risk, scores, fhir links */
   view_json: string;
+  /** the mapped, validated FHIR transaction Bundle */
   fhir_json: string;
   content_hash: string;
   received_at: string;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../src/store/db.js';
+import { ReferralRepository } from '../../src/store/referrals.repo.js';
 import { freshReferral, projectRoot } from '../support/app.js';
 
 // The real process, as `npm start` runs it: configuration errors stop it, and a referral answered
@@ -49,6 +50,28 @@ describe('the service process', () => {
     expect(p.output().stderr).toContain(name);
   });
 
+  test('with WORKERS=2 the workers share the port and the store: a referral sent to both is stored once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pp-cluster-')), 'adapter.db');
+    const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${file}`, WORKERS: '2' });
+    const uri = await p.listening;
+    // wait until both workers have logged that they listen
+    for (let i = 0; i < 50 && (p.output().stdout.match(/adapter listening/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 200));
+    expect((p.output().stdout.match(/adapter listening/g) ?? []).length).toBe(2);
+    const referral = freshReferral();
+    const send = () => fetch(`${uri}/referrals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(referral) }).then((r) => r.status);
+    const codes = (await Promise.all(Array.from({ length: 16 }, send))).sort();
+    expect(codes.filter((c) => c === 201)).toHaveLength(1);
+    expect(codes.filter((c) => c === 200)).toHaveLength(15);
+    p.child.kill('SIGTERM');
+    await p.exited;
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      expect(await new ReferralRepository(store.db).countVersions(referral.referralId)).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   test('a 201 survives an immediate kill -9: the referral was committed before the answer', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pp-crash-')), 'adapter.db');
     const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${file}` });
@@ -61,9 +84,8 @@ describe('the service process', () => {
 
     const store = await openStore(`sqlite:${file}`);
     try {
-      const row = await store.db.selectFrom('referrals').selectAll().where('referral_id', '=', referral.referralId).executeTakeFirst();
-      expect(row).toBeDefined();
-      expect(JSON.parse(row!.native_json)).toEqual(referral);
+      const stored = await new ReferralRepository(store.db).get(referral.referralId);
+      expect(stored?.native).toEqual(referral);
     } finally {
       await store.close();
     }
