@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -11,6 +11,13 @@ import { freshReferral, projectRoot } from '../support/app.js';
 // with 201 survives the process being killed at once (the row is committed before the answer).
 
 const children: ChildProcess[] = [];
+
+/** A scratch copy of the project's data folders (mappings read Questionnaires from ../profiles), to break one on purpose. */
+function copyOf(folder: 'mappings' | 'profiles'): string {
+  const root = mkdtempSync(join(tmpdir(), 'pp-data-'));
+  for (const f of ['mappings', 'profiles']) cpSync(join(projectRoot, f), join(root, f), { recursive: true });
+  return join(root, folder);
+}
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
@@ -49,6 +56,26 @@ describe('the service process', () => {
     expect(code).toBe(2);
     expect(p.output().stderr).toContain(name);
   });
+
+  test('a bad mapping rule stops start-up naming the file and the rule', async () => {
+    const dir = copyOf('mappings');
+    const file = join(dir, 'referral-to-bundle.json');
+    const mapping = JSON.parse(readFileSync(file, 'utf8'));
+    mapping.rules.find((r: { id: string }) => r.id === 'sr-status').conceptMap = 'no-such-map';
+    writeFileSync(file, JSON.stringify(mapping));
+    const p = startProcess({ DATABASE_URL: 'sqlite::memory:', MAPPINGS_DIR: dir });
+    expect(await p.exited).toBe(1);
+    expect(p.output().stderr).toMatch(/referral-to-bundle\.json/);
+    expect(p.output().stderr).toMatch(/sr-status/);
+  }, 30_000);
+
+  test('a broken profile stops start-up naming the file', async () => {
+    const dir = copyOf('profiles');
+    writeFileSync(join(dir, 'StructureDefinition-PainPlatform-Patient.json'), '{ "resourceType": "StructureDefinition", ');
+    const p = startProcess({ DATABASE_URL: 'sqlite::memory:', PROFILES_DIR: dir });
+    expect(await p.exited).toBe(1);
+    expect(p.output().stderr).toMatch(/StructureDefinition-PainPlatform-Patient\.json/);
+  }, 30_000);
 
   test('with WORKERS=2 the workers share the port and the store: a referral sent to both is stored once', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pp-cluster-')), 'adapter.db');
