@@ -106,6 +106,8 @@ describe('the service process', () => {
     const referral = freshReferral();
     const res = await fetch(`${uri}/referrals`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(referral) });
     expect(res.status).toBe(201);
+    // a search by NHS number must not put the number in the request log either
+    expect((await fetch(`${uri}/referrals?nhsNumber=${referral.patient.nhsNumber}`)).status).toBe(200);
     p.child.kill('SIGKILL');
     await p.exited;
 
