@@ -5,7 +5,7 @@ import { checkTotals, scoreAssessment } from '../questionnaires/scoring.js';
 import { applyRiskRule, assessmentRiskSource } from '../questionnaires/risk.js';
 import { contentHash } from '../util/canonical-json.js';
 import { parseJsonBody } from '../util/json-body.js';
-import { type AssessmentRecord, IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../store/referrals.repo.js';
+import { type AssessmentRecord, IdConflictError, type ListFilters, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../store/referrals.repo.js';
 import { NativeApiError, type Problem } from './errors.js';
 import type { ReferralMapper, ResourceValidator } from './ports.js';
 
@@ -251,15 +251,8 @@ function fhirLinks(referralId: string, bundle: Bundle): FhirLinks {
   };
 }
 
-export interface ListQuery {
-  status?: string;
-  kind?: string;
-  direction?: string;
-  nhsNumber?: string;
-  since?: string;
-  limit: number;
-  cursor?: string;
-}
+/** The list filters, with the opaque cursor a client sends instead of the store's keyset position. */
+export type ListQuery = Omit<ListFilters, 'after'> & { cursor?: string };
 
 function encodeCursor(r: ReferralRecord): string {
   return Buffer.from(JSON.stringify([r.receivedAt, r.referralId])).toString('base64url');
