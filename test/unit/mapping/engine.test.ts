@@ -69,13 +69,13 @@ describe('referralToBundle', () => {
     expect(orgs).toStrictEqual(['P88001', 'NQ9X1']);
   });
 
-  it('emits the self-harm Flag tagged risk-rule when only a PHQ-9 answer fired the rule, not in supportingInfo', () => {
+  it('emits the self-harm Flag tagged risk-rule when only a PHQ-9 answer fired the rule, referenced from supportingInfo', () => {
     const r = readJson<NativeReferral>(join(FIXTURES_DIR, 'referral-new-at-risk/input.json'));
     const b = mappings().referralToBundle(r, decisionOf(r));
     const flags = b.entry!.filter((e) => e.resource!.resourceType === 'Flag');
     expect(flags).toHaveLength(1);
     expect(flags[0]!.resource!.meta!.tag).toStrictEqual([{ system: 'https://fhir.painplatform.uk/CodeSystem/flag-origin', code: 'risk-rule' }]);
-    expect(sr(b).supportingInfo!.map((s) => s.reference)).not.toContain(flags[0]!.fullUrl);
+    expect(sr(b).supportingInfo!.map((s) => s.reference)).toContain(flags[0]!.fullUrl);
     expect(mappings().bundleToReferral(b).riskFlags).toBeUndefined();
   });
 
