@@ -9,7 +9,14 @@ import type { Resource, StructureDefinition } from 'fhir/r4.js';
 import type { Issue } from './outcomes.js';
 import { issue } from './outcomes.js';
 import { loadCoreDefinitions } from './validation/core-definitions.js';
-import { compileInvariant, varsFor, type CompiledInvariant } from './validation/fhirpath.js';
+import {
+  compileInvariant,
+  evaluateCached,
+  evaluateEveryTime,
+  varsFor,
+  type CompiledInvariant,
+  type InvariantEvaluator,
+} from './validation/fhirpath.js';
 import {
   PLATFORM_CANONICAL_BASE,
   ProfileLoadError,
@@ -17,6 +24,7 @@ import {
 } from './validation/platform-definitions.js';
 import { SKIPPED_CONSTRAINTS, StructureRegistry } from './validation/registry.js';
 import { CORE_SD_BASE, StructureError, compileStructure, type CompiledStructure } from './validation/schema.js';
+import { FastStructuralPass } from './validation/fast-structural.js';
 import { medplumIssues, refineIssues, registerProfileForMedplum } from './validation/structural.js';
 import { Terminology, stripVersion } from './validation/terminology.js';
 import { walkResource, type CollectedReference, type WalkContext, type WalkStats } from './validation/walker.js';
@@ -28,7 +36,14 @@ export type { Issue } from './outcomes.js';
 export interface ValidatorOptions {
   /** folder holding StructureDefinition-*.json, ValueSet-*.json and CodeSystem-*.json */
   readonly profilesDir: string;
+  /**
+   * The structural pass: 'fast' (default) is our port of medplum's validateTypedValue over the same
+   * parsed schemas; 'medplum' calls medplum itself (slower; the reference the tests compare with).
+   */
+  readonly engine?: ValidatorEngine;
 }
+
+export type ValidatorEngine = 'fast' | 'medplum';
 
 export interface ValidatorStats {
   /** milliseconds spent in createValidator */
@@ -116,7 +131,7 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
   if (problems.length > 0) throw new ProfileLoadError(opts.profilesDir, problems);
 
   const walkStats: WalkStats = { skippedBindingChecks: 0 };
-  const validator = new Validator(registry, walkStats, bundleInvariants, medplumKeys);
+  const validator = new Validator(registry, walkStats, bundleInvariants, medplumKeys, engineFor(opts.engine ?? 'fast'));
   validator.warmUp(profiles);
   const loadMs = performance.now() - started;
 
@@ -136,6 +151,22 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
       skippedBindingChecks: walkStats.skippedBindingChecks,
     }),
   };
+}
+
+interface Engine {
+  /** the structural pass over a resource (with the medplum type-map key of its profile) */
+  readonly structural: (resource: Json, profileKey: string | undefined) => Issue[];
+  /** how the validator's own invariants (walker, Bundle) are evaluated */
+  readonly holds: InvariantEvaluator;
+}
+
+function engineFor(engine: ValidatorEngine): Engine {
+  if (engine === 'medplum') {
+    return { structural: (resource, key) => medplumIssues(resource as unknown as Resource, key), holds: evaluateEveryTime };
+  }
+  if (engine !== 'fast') throw new Error(`Unknown validator engine "${String(engine)}" (expected "fast" or "medplum")`);
+  const fast = new FastStructuralPass();
+  return { structural: (resource, key) => fast.issues(resource, key ?? String(resource.resourceType)), holds: evaluateCached(fast.probe) };
 }
 
 /** Platform profiles may derive from each other: compile bases first. */
@@ -202,6 +233,7 @@ class Validator {
     private readonly invariants: ReadonlyMap<CompiledStructure, BundleInvariants>,
     /** the key each definition was registered under in medplum's type map (absent: base R4 type) */
     private readonly medplumKeys: ReadonlyMap<CompiledStructure, string>,
+    private readonly engine: Engine,
   ) {}
 
   validate(resource: unknown, profileUrl?: string): Result {
@@ -260,7 +292,7 @@ class Validator {
    * the caller knows to be artefacts of what it handed medplum.
    */
   private run(forMedplum: Json, forWalker: Json, sd: CompiledStructure, drop: ((i: Issue) => boolean) | undefined): Result {
-    let raw = medplumIssues(forMedplum as unknown as Resource, this.medplumKeys.get(sd));
+    let raw = this.engine.structural(forMedplum, this.medplumKeys.get(sd));
     if (drop) raw = raw.filter((i) => !drop(i));
     const issues = refineIssues(raw, forWalker, sd, this.registry, this.invariants.get(sd)?.keys);
     const ctx: WalkContext = {
@@ -269,6 +301,7 @@ class Validator {
       references: [],
       stats: this.walkStats,
       vars: varsFor(forWalker),
+      holds: this.engine.holds,
     };
     walkResource(forWalker, sd.root, String(forWalker.resourceType), ctx);
     return { issues, references: ctx.references };
@@ -293,7 +326,7 @@ class Validator {
     });
     const issues = own.issues;
     const invariants = this.invariants.get(sd);
-    if (invariants) evaluateBundleInvariants(bundle, stubs, invariants.list, issues);
+    if (invariants) evaluateBundleInvariants(bundle, stubs, invariants.list, issues, this.engine.holds);
 
     const fullUrls = new Map<string, Json>();
     for (const e of entries) {
@@ -391,7 +424,13 @@ function compileBundleInvariants(sd: CompiledStructure, registry: StructureRegis
   return { keys: new Set(list.map((x) => x.key)), list };
 }
 
-function evaluateBundleInvariants(bundle: Json, stubs: Json, list: readonly BundleInvariant[], issues: Issue[]): void {
+function evaluateBundleInvariants(
+  bundle: Json,
+  stubs: Json,
+  list: readonly BundleInvariant[],
+  issues: Issue[],
+  holds: InvariantEvaluator,
+): void {
   const real = { root: bundle, vars: varsFor(bundle) };
   const stubbed = { root: stubs, vars: varsFor(stubs) };
   for (const inv of list) {
@@ -403,7 +442,7 @@ function evaluateBundleInvariants(bundle: Json, stubs: Json, list: readonly Bund
     for (const [value, type, path] of targets) {
       let ok: boolean;
       try {
-        ok = inv.compiled.holds(value, type, vars);
+        ok = holds(inv.compiled, value, type, vars);
       } catch (e) {
         issues.push(issue('error', 'processing', `Invariant ${inv.key} could not be evaluated: ${(e as Error).message}`, path));
         continue;

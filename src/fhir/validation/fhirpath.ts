@@ -3,6 +3,7 @@
 // load, with the FHIRPath engine medplum uses for every other invariant of the same profile, so one
 // expression never gets two readings; that engine is also 2-3x faster here than fhirpath.js.
 import { evalFhirPathTyped, parseFhirPath, toTypedValue, type TypedValue } from '@medplum/core';
+import { cachedInvariant, type PresenceProbe } from './invariant-cache.js';
 
 export type FhirPathVars = Record<string, TypedValue>;
 
@@ -25,6 +26,31 @@ export function compileInvariant(expression: string): CompiledInvariant {
       const result = evalFhirPathTyped(atom, [context], vars);
       return result.length === 1 && result[0].value === true;
     },
+  };
+}
+
+/**
+ * How the validator evaluates a compiled invariant: true when it holds, throws when it cannot be
+ * evaluated. `evaluateEveryTime` runs the expression each time (engine 'medplum'); `evaluateCached`
+ * only when the answer can differ from one already seen (invariant-cache.ts; engine 'fast').
+ */
+export type InvariantEvaluator = (inv: CompiledInvariant, value: unknown, type: string, vars: FhirPathVars) => boolean;
+
+export const evaluateEveryTime: InvariantEvaluator = (inv, value, type, vars) => inv.holds(value, type, vars);
+
+export function evaluateCached(probe: PresenceProbe): InvariantEvaluator {
+  return (inv, value, type, vars) => {
+    const context: TypedValue = { type, value };
+    const outcome = cachedInvariant(inv.expression).evaluate(
+      context,
+      () => {
+        vars['%context'] = context;
+        return vars;
+      },
+      probe,
+    );
+    if (outcome === true || outcome === false) return outcome;
+    throw outcome.error;
   };
 }
 

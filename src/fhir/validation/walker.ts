@@ -6,7 +6,7 @@
 import type { Issue } from '../outcomes.js';
 import { issue } from '../outcomes.js';
 import { isValidNhsNumber } from '../nhs-number.js';
-import type { FhirPathVars } from './fhirpath.js';
+import type { FhirPathVars, InvariantEvaluator } from './fhirpath.js';
 import type { StructureRegistry } from './registry.js';
 import {
   PRIMITIVE_TYPES,
@@ -43,6 +43,8 @@ export interface WalkContext {
   readonly stats: WalkStats;
   /** FHIRPath variables for owned invariants (%resource, %rootResource, %ucum) */
   readonly vars: FhirPathVars;
+  /** how owned invariants are evaluated */
+  readonly holds: InvariantEvaluator;
 }
 
 type Json = Record<string, unknown>;
@@ -386,7 +388,7 @@ function checkConstraints(value: unknown, node: ElementNode, type: string, path:
   for (const c of node.constraints) {
     let ok: boolean;
     try {
-      ok = c.compiled.holds(value, type, ctx.vars);
+      ok = ctx.holds(c.compiled, value, type, ctx.vars);
     } catch (e) {
       ctx.issues.push(issue('error', 'processing', `Invariant ${c.key} could not be evaluated: ${(e as Error).message}`, path));
       continue;

@@ -1,0 +1,810 @@
+// The structural pass without medplum's per-call overhead: the same checks, in the same order, with
+// the same issues (text, location, severity) as @medplum/core 4.5.2's validateTypedValue, which stays
+// the reference (engine 'medplum'; test/unit/fhir/fast-structural.test.ts compares the two). It works
+// on medplum's own parsed schemas (its global type map) and calls medplum's own helpers where the
+// semantics are subtle (deep equality, FHIRPath), so only the traversal is ours. What makes it fast:
+//   - per schema and element, the JSON keys each type of an element is stored under are computed once
+//     (medplum rebuilds them with string replaces for every element of every object, present or not);
+//   - no typed-value wrapper or path string for an element that is absent;
+//   - invariants through CachedInvariant: evaluated only when the answer can differ from one seen;
+//   - slice counting is skipped: its only output is the "Incorrect number of values provided for slice"
+//     issue, which the validator drops (the walker counts slices itself).
+// Deliberately kept, because medplum does them: "Missing required property" at the indexed path,
+// cardinality issues at the schema path (e.g. `HumanName.given`), the primitive-extension merge
+// (which can throw "Primitive extension must be an object" and end the pass), unknown keys found with
+// the `in` operator, the null scan before the walk.
+import {
+  OperationOutcomeError,
+  badRequest,
+  deepEquals,
+  deepIncludes,
+  fhirTypeToJsType,
+  getAllDataTypes,
+  getTypedPropertyValueWithoutSchema,
+  isReference,
+  toTypedValue,
+  validationRegexes,
+  type InternalSchemaElement,
+  type InternalTypeSchema,
+  type TypedValue,
+} from '@medplum/core';
+import type { Issue } from '../outcomes.js';
+import { CachedInvariant } from './invariant-cache.js';
+
+type Json = Record<string, any>;
+
+interface TypedValueWithPath {
+  type: string;
+  value: any;
+  path: string;
+}
+
+type Constraint = NonNullable<InternalTypeSchema['constraints']>[number];
+
+// medplum validation.ts: skippedConstraintKeys (looked up with `in`, as there).
+const SKIPPED: Record<string, boolean> = { 'ele-1': true, 'dom-3': true, 'org-1': true, 'sdf-19': true };
+const UCUM = 'http://unitsofmeasure.org';
+const HL7_SD = 'http://hl7.org/fhir/StructureDefinition/';
+const HL7_RESOURCE = `${HL7_SD}Resource`;
+const MEDPLUM_SD = 'https://medplum.com/fhir/StructureDefinition/';
+const MANY_TYPES = 6;
+
+function capitalize(word: string): string {
+  if (!word) return '';
+  return word.charAt(0).toUpperCase() + word.substring(1);
+}
+
+// medplum utils.ts isEmpty / isPopulated
+function isEmpty(v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  const t = typeof v;
+  if (t === 'string') return v === '';
+  if (t === 'object') {
+    const o = v as { length?: unknown };
+    if ('length' in o && (o.length as number) > 0) return false;
+    for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return false;
+    return true;
+  }
+  return false;
+}
+
+function isResourceValue(v: unknown): boolean {
+  return !!v && typeof v === 'object' && 'resourceType' in v;
+}
+
+function isPrimitiveType(code: string): boolean {
+  return code === 'undefined' || code in fhirTypeToJsType;
+}
+
+function structureIssue(path: string, text: string): Issue {
+  return { severity: 'error', code: 'structure', details: { text }, expression: [path] };
+}
+
+/** An element with the JSON keys each of its types is stored under, in type order. */
+class CompiledElement {
+  readonly el: InternalSchemaElement;
+  readonly hasTypes: boolean;
+  readonly keys: string[] = [];
+  readonly extKeys: string[] = [];
+  readonly codes: string[] = [];
+  /** JSON key (with or without `_`) → index into keys, for elements with many types */
+  readonly index: Map<string, number> | undefined;
+  readonly firstCode: string;
+  readonly constraints: { readonly c: Constraint; readonly inv: CachedInvariant }[];
+  readonly specified: boolean;
+  readonly referenceTargets: string[] | undefined;
+
+  constructor(el: InternalSchemaElement, invariant: (expression: string) => CachedInvariant) {
+    this.el = el;
+    const types = el.type as InternalSchemaElement['type'] | undefined;
+    this.hasTypes = !!types && types.length > 0;
+    const path = typeof el.path === 'string' ? el.path : '';
+    const last = path.substring(path.lastIndexOf('.') + 1);
+    for (const t of types ?? []) {
+      const key = last.replace('[x]', capitalize(t.code));
+      this.keys.push(key);
+      this.extKeys.push(`_${key}`);
+      this.codes.push(t.code);
+    }
+    if (this.keys.length > MANY_TYPES) {
+      this.index = new Map();
+      for (let i = this.keys.length - 1; i >= 0; i--) {
+        this.index.set(this.keys[i], i);
+        this.index.set(this.extKeys[i], i);
+      }
+    }
+    this.firstCode = types?.[0]?.code ?? '';
+    this.constraints = (el.constraints ?? [])
+      .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
+      .map((c) => ({ c, inv: invariant(c.expression) }));
+    this.specified = !!el.pattern || !!el.fixed;
+    this.referenceTargets = types?.find((t) => t.code === 'Reference')?.targetProfile;
+  }
+}
+
+/** A type schema: its elements in medplum's crawl order, and lookups memoised by property name. */
+class CompiledSchema {
+  readonly schema: InternalTypeSchema;
+  readonly elements: Record<string, InternalSchemaElement>;
+  readonly props: { readonly key: string; readonly steps: string[] | undefined; readonly ce: CompiledElement }[] = [];
+  readonly constraints: { readonly c: Constraint; readonly inv: CachedInvariant }[];
+  private readonly byName = new Map<string, CompiledElement | null>();
+  private readonly choiceByKey = new Map<string, { testProperty: string; elementName: string } | null>();
+
+  constructor(
+    schema: InternalTypeSchema,
+    private readonly element: (el: InternalSchemaElement) => CompiledElement,
+    invariant: (expression: string) => CachedInvariant,
+  ) {
+    this.schema = schema;
+    this.elements = schema.elements;
+    for (const key of Object.keys(schema.elements)) {
+      this.props.push({ key, steps: key.includes('.') ? key.split('.') : undefined, ce: element(schema.elements[key]) });
+    }
+    this.constraints = (schema.constraints ?? [])
+      .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
+      .map((c) => ({ c, inv: invariant(c.expression) }));
+  }
+
+  /** medplum types.ts getElementDefinitionFromElements */
+  lookup(name: string): CompiledElement | null {
+    let found = this.byName.get(name);
+    if (found !== undefined) return found;
+    const elements = this.elements;
+    let el: InternalSchemaElement | undefined = elements[name] ?? elements[`${name}[x]`];
+    if (!el) {
+      for (let i = 0; i < name.length; i++) {
+        const c = name[i];
+        if (c >= 'A' && c <= 'Z') {
+          el = elements[`${name.slice(0, i)}[x]`];
+          if (el) break;
+        }
+      }
+    }
+    found = el ? this.element(el) : null;
+    this.byName.set(name, found);
+    return found;
+  }
+
+  /** The `[x]` element a JSON key may be a choice of (medplum validation.ts isChoiceOfType, first half). */
+  choiceFor(key: string): { testProperty: string; elementName: string } | null {
+    let found = this.choiceByKey.get(key);
+    if (found !== undefined) return found;
+    found = null;
+    let testProperty = '';
+    for (const part of key.split(/(?=[A-Z])/g)) {
+      testProperty += part;
+      const elementName = `${testProperty}[x]`;
+      if (this.elements[elementName]) {
+        found = { testProperty, elementName };
+        break;
+      }
+    }
+    this.choiceByKey.set(key, found);
+    return found;
+  }
+}
+
+/** Compiled schemas and invariants of one validator; medplum's global type map is the source. */
+export class FastStructuralPass {
+  private readonly schemas = new WeakMap<InternalTypeSchema, CompiledSchema>();
+  private readonly elements = new WeakMap<InternalSchemaElement, CompiledElement>();
+  private readonly invariants = new Map<string, CachedInvariant>();
+  private readonly toElement = (el: InternalSchemaElement): CompiledElement => this.compiledElement(el);
+  private readonly toInvariant = (expression: string): CachedInvariant => this.invariant(expression);
+  /** medplum's FHIRPath symbol lookup, for CachedInvariant's presence masks */
+  readonly probe = (type: string, value: Json, name: string): 0 | 1 | 2 | undefined => {
+    const cs = this.schemaOf(type);
+    const ce = cs?.lookup(name);
+    if (!ce) return undefined;
+    const found = propertyWithSchema(value, ce);
+    if (found === undefined) return 0;
+    // SymbolAtom keeps items whose value is not undefined; exists() wants all of them non-empty,
+    // empty() all of them empty (medplum fhirpath/functions.ts).
+    const items = Array.isArray(found) ? found.filter((e) => e?.value !== undefined) : [found];
+    if (items.length === 0) return 0;
+    let empties = 0;
+    for (const e of items) if (isEmpty(e.value)) empties++;
+    if (empties === 0) return 1;
+    return empties === items.length ? 0 : 2;
+  };
+
+  invariant(expression: string): CachedInvariant {
+    let found = this.invariants.get(expression);
+    if (!found) {
+      found = new CachedInvariant(expression);
+      this.invariants.set(expression, found);
+    }
+    return found;
+  }
+
+  /** Invariants compiled so far, with how often each was really evaluated. */
+  invariantStats(): { expression: string; evaluations: number }[] {
+    return [...this.invariants.values()].map((i) => ({ expression: i.expression, evaluations: i.evaluations }));
+  }
+
+  compiledElement(el: InternalSchemaElement): CompiledElement {
+    let ce = this.elements.get(el);
+    if (!ce) {
+      ce = new CompiledElement(el, this.toInvariant);
+      this.elements.set(el, ce);
+    }
+    return ce;
+  }
+
+  compiled(schema: InternalTypeSchema): CompiledSchema {
+    let cs = this.schemas.get(schema);
+    if (!cs) {
+      cs = new CompiledSchema(schema, this.toElement, this.toInvariant);
+      this.schemas.set(schema, cs);
+    }
+    return cs;
+  }
+
+  /** medplum tryGetDataType(type) (no profile), compiled. */
+  schemaOf(type: string): CompiledSchema | undefined {
+    const schema = getAllDataTypes()[type];
+    return schema ? this.compiled(schema) : undefined;
+  }
+
+  /** medplum getDataType(type): throws the same OperationOutcomeError for an unknown type. */
+  dataType(type: string): CompiledSchema {
+    const cs = this.schemaOf(type);
+    if (!cs) throw new OperationOutcomeError(badRequest(`Unknown data type: ${type}`));
+    return cs;
+  }
+
+  /**
+   * The issues medplum's validateTypedValue({ type, value }) reports (errors and warnings), or, when
+   * it throws, what the validator made of the throw (see structural.ts medplumIssues).
+   */
+  issues(value: Json, type: string): Issue[] {
+    try {
+      return new Run(this, { type, value }).validate();
+    } catch (e) {
+      if (e instanceof OperationOutcomeError) return (e.outcome.issue ?? []) as Issue[];
+      return [
+        {
+          severity: 'error',
+          code: 'processing',
+          details: { text: `Structural validation could not run: ${(e as Error).message}` },
+          expression: [String(value.resourceType)],
+        },
+      ];
+    }
+  }
+
+  /** medplum fhirpath/utils.ts getTypedPropertyValue(input, name) without a profile. */
+  property(input: TypedValue, name: string): TypedValue | TypedValue[] | undefined {
+    if (!input.value) return undefined;
+    const ce = this.schemaOf(input.type)?.lookup(name);
+    if (ce) return propertyWithSchema(input.value, ce);
+    return getTypedPropertyValueWithoutSchema(input, name);
+  }
+}
+
+// medplum fhirpath/utils.ts assignPrimitiveExtension / safeAssign (mutations included).
+function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
+  if (primitiveExtension) {
+    if (typeof primitiveExtension !== 'object') throw new Error('Primitive extension must be an object');
+    delete primitiveExtension.__proto__;
+    delete primitiveExtension.constructor;
+    return Object.assign(target ?? {}, primitiveExtension);
+  }
+  return target;
+}
+
+// The property found by `resolve` (module scratch: no allocation per lookup).
+let foundValue: any;
+let foundType = 'undefined';
+
+/**
+ * medplum fhirpath/utils.ts getTypedPropertyValueWithSchema, up to the typed-value wrapping: false
+ * when the property has no value (absent or empty), else foundValue / foundType are set.
+ */
+function resolve(value: any, ce: CompiledElement): boolean {
+  if (!ce.hasTypes) return false;
+  let resultValue: any;
+  let primitiveExtension: any;
+  let resultType = 'undefined';
+  if (ce.index && typeof value === 'object' && value !== null) {
+    let at = -1;
+    for (const k in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+      const i = ce.index.get(k);
+      if (i !== undefined && (at < 0 || i < at) && value[k] !== undefined) at = i;
+    }
+    if (at >= 0) {
+      resultValue = value[ce.keys[at]];
+      primitiveExtension = value[ce.extKeys[at]];
+      resultType = ce.codes[at];
+    }
+  } else {
+    const keys = ce.keys;
+    for (let i = 0; i < keys.length; i++) {
+      resultValue = value[keys[i]];
+      primitiveExtension = value[ce.extKeys[i]];
+      if (resultValue !== undefined || primitiveExtension !== undefined) {
+        resultType = ce.codes[i];
+        break;
+      }
+    }
+  }
+  if (primitiveExtension) {
+    if (Array.isArray(resultValue)) {
+      resultValue = resultValue.slice();
+      for (let i = 0; i < Math.max(resultValue.length, primitiveExtension.length); i++) {
+        resultValue[i] = assignPrimitiveExtension(resultValue[i], primitiveExtension[i]);
+      }
+    } else if (!resultValue && Array.isArray(primitiveExtension)) {
+      resultValue = primitiveExtension.slice();
+      for (let i = 0; i < primitiveExtension.length; i++) {
+        resultValue[i] = assignPrimitiveExtension(undefined, primitiveExtension[i]);
+      }
+    } else {
+      resultValue = assignPrimitiveExtension(resultValue, primitiveExtension);
+    }
+  }
+  if (isEmpty(resultValue)) return false;
+  if (resultType === 'Element' || resultType === 'BackboneElement') resultType = ce.firstCode;
+  foundValue = resultValue;
+  foundType = resultType;
+  return true;
+}
+
+function typeOf(value: any, type: string): string {
+  return type === 'Resource' && isResourceValue(value) ? value.resourceType : type;
+}
+
+/** medplum fhirpath/utils.ts getTypedPropertyValueWithSchema */
+function propertyWithSchema(value: any, ce: CompiledElement): TypedValue | TypedValue[] | undefined {
+  if (!resolve(value, ce)) return undefined;
+  const resultValue = foundValue;
+  const resultType = foundType;
+  if (Array.isArray(resultValue)) {
+    const out: TypedValue[] = new Array(resultValue.length);
+    for (let i = 0; i < resultValue.length; i++) out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i] };
+    return out;
+  }
+  return { type: typeOf(resultValue, resultType), value: resultValue };
+}
+
+/** propertyWithSchema followed by crawler.ts withPath, in one step */
+function propertyWithPath(value: any, ce: CompiledElement, parentPath: string, key: string): TypedValueWithPath | TypedValueWithPath[] | undefined {
+  if (!resolve(value, ce)) return undefined;
+  const resultValue = foundValue;
+  const resultType = foundType;
+  const prefix = parentPath ? `${parentPath}.${key}` : key;
+  if (Array.isArray(resultValue)) {
+    const out: TypedValueWithPath[] = new Array(resultValue.length);
+    for (let i = 0; i < resultValue.length; i++) {
+      out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i], path: `${prefix}[${i}]` };
+    }
+    return out;
+  }
+  return { type: typeOf(resultValue, resultType), value: resultValue, path: prefix };
+}
+
+/** One validateTypedValue call (medplum validation.ts ResourceValidator + crawler.ts Crawler). */
+class Run {
+  private readonly issues: Issue[] = [];
+  private readonly root: TypedValue;
+  private readonly resources: any[] = [];
+  private readonly resourceTyped: (TypedValue | undefined)[] = [];
+  private readonly vars: Record<string, TypedValue> = {};
+  private context: TypedValueWithPath | undefined;
+  private readonly variables = (): Record<string, TypedValue> => this.buildVariables();
+
+  constructor(
+    private readonly pass: FastStructuralPass,
+    root: TypedValue,
+  ) {
+    this.root = root;
+    if (isResourceValue(root.value)) this.pushResource(root.value);
+  }
+
+  validate(): Issue[] {
+    const cs = this.pass.dataType(this.root.type);
+    const path = cs.schema.path;
+    const rootWithPath: TypedValueWithPath = { type: this.root.type, value: this.root.value, path };
+    this.checkConstraints(rootWithPath, cs.constraints);
+    checkObjectForNull(this.root.value, path, this.issues);
+    this.crawlObject(rootWithPath, cs, path);
+    return this.issues;
+  }
+
+  private pushResource(value: any): void {
+    this.resources.push(value);
+    this.resourceTyped.push(undefined);
+  }
+
+  private popResource(): void {
+    this.resources.pop();
+    this.resourceTyped.pop();
+  }
+
+  private buildVariables(): Record<string, TypedValue> {
+    const vars = this.vars;
+    for (const k in vars) delete vars[k];
+    vars['%context'] = this.context as TypedValue;
+    vars['%ucum'] = toTypedValue(UCUM);
+    const n = this.resources.length;
+    if (n > 0) {
+      let tv = this.resourceTyped[n - 1];
+      if (!tv) {
+        tv = toTypedValue(this.resources[n - 1]);
+        this.resourceTyped[n - 1] = tv;
+      }
+      vars['%resource'] = tv;
+    }
+    if (isResourceValue(this.root.value)) vars['%rootResource'] = this.root;
+    return vars;
+  }
+
+  private crawlObject(obj: TypedValueWithPath, cs: CompiledSchema, path: string): void {
+    const isResource = isResourceValue(obj.value);
+    if (isResource) this.pushResource(obj.value);
+    // getTypedPropertyValue looks the element up in the type map under the value's type: the schema
+    // being crawled (unless the map changed), so the crawl's own elements can be used directly.
+    const direct = this.pass.schemaOf(obj.type) === cs;
+    for (const prop of cs.props) this.crawlProperty(obj, prop, path, direct);
+    this.checkAdditionalProperties(obj, cs, obj.path);
+    if (isResource) this.popResource();
+  }
+
+  private crawlProperty(parent: TypedValueWithPath, prop: CompiledSchema['props'][number], parentPath: string, direct: boolean): void {
+    let values: (TypedValueWithPath | TypedValueWithPath[])[];
+    if (prop.steps) {
+      values = this.nestedProperty(parent, prop.steps);
+    } else {
+      const found = direct
+        ? parent.value
+          ? propertyWithPath(parent.value, prop.ce, parent.path, prop.key)
+          : undefined
+        : this.propertyWithPath(parent, prop.key);
+      if (found === undefined) {
+        // medplum: a typed value of type "undefined"; only a required element says anything.
+        if (prop.ce.el.min > 0) this.issues.push(structureIssue(`${parent.path}.${prop.key}`, 'Missing required property'));
+        return;
+      }
+      values = [found];
+    }
+    const path = `${parentPath}.${prop.key}`;
+    this.visitProperty(prop.ce, path, values);
+    for (const pv of values) {
+      if (!pv) continue;
+      if (Array.isArray(pv)) {
+        for (const v of pv) this.crawlValue(v, path);
+      } else {
+        this.crawlValue(pv, path);
+      }
+    }
+  }
+
+  private crawlValue(value: TypedValueWithPath, path: string): void {
+    if (isPrimitiveType(value.type)) return;
+    this.crawlObject(value, this.pass.dataType(value.type), path);
+  }
+
+  private propertyWithPath(input: TypedValueWithPath, name: string): TypedValueWithPath | TypedValueWithPath[] | undefined {
+    const found = this.pass.property(input, name);
+    return found === undefined ? undefined : withPath(found, input.path, name);
+  }
+
+  /** medplum crawler.ts getNestedProperty(value, key, { withPath: true }) for a dotted key */
+  private nestedProperty(parent: TypedValueWithPath, steps: string[]): (TypedValueWithPath | TypedValueWithPath[])[] {
+    const get = (input: TypedValueWithPath, name: string): TypedValueWithPath | TypedValueWithPath[] => {
+      const found = this.pass.property(input, name);
+      if (found === undefined) return { type: 'undefined', value: undefined, path: `${prefixOf(input.path)}${name}` };
+      return withPath(found, input.path, name);
+    };
+    let values: (TypedValueWithPath | TypedValueWithPath[])[] = [get(parent, steps[0])];
+    for (let s = 1; s < steps.length; s++) {
+      const next: (TypedValueWithPath | TypedValueWithPath[])[] = [];
+      for (const current of values) {
+        if (Array.isArray(current)) {
+          for (const element of current) next.push(get(element, steps[s]));
+        } else if (current?.value !== undefined) {
+          next.push(get(current, steps[s]));
+        }
+      }
+      values = next;
+    }
+    return values;
+  }
+
+  /** medplum validation.ts visitProperty (slice counting left out: see the file comment) */
+  private visitProperty(ce: CompiledElement, path: string, propertyValues: (TypedValueWithPath | TypedValueWithPath[])[]): void {
+    const element = ce.el;
+    for (const value of propertyValues) {
+      // checkPresence
+      if (!Array.isArray(value) && value.value === undefined) {
+        if (element.min > 0) this.issues.push(structureIssue(value.path, 'Missing required property'));
+        return;
+      }
+      if (Array.isArray(value) && value.length === 0) {
+        this.issues.push(structureIssue(path, 'Invalid empty value'));
+        return;
+      }
+      let values: TypedValueWithPath[];
+      if (element.isArray) {
+        if (!Array.isArray(value)) {
+          this.issues.push(structureIssue(path, 'Expected array of values for property'));
+          return;
+        }
+        values = value;
+      } else {
+        if (Array.isArray(value)) {
+          this.issues.push(structureIssue(path, 'Expected single value for property'));
+          return;
+        }
+        values = [value];
+      }
+      if (values.length < element.min || values.length > element.max) {
+        this.issues.push(
+          structureIssue(
+            element.path,
+            `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${values.length}`,
+          ),
+        );
+      }
+      if (ce.specified && !matchesSpecifiedValue(value, element)) {
+        this.issues.push(structureIssue(path, 'Value did not match expected pattern'));
+      }
+      for (const v of values) {
+        if (ce.constraints.length) this.checkConstraints(v, ce.constraints);
+        if (v.type === 'Reference') this.referenceTypeCheck(v, ce);
+        this.checkPropertyValue(v);
+      }
+    }
+  }
+
+  private checkConstraints(value: TypedValueWithPath, constraints: CompiledElement['constraints']): void {
+    for (const { c, inv } of constraints) {
+      this.context = value;
+      const outcome = inv.evaluate(value, this.variables, this.pass.probe);
+      if (outcome === true) continue;
+      if (outcome !== false) {
+        this.issues.push({
+          severity: 'error',
+          code: 'processing',
+          details: { text: 'Error evaluating invariant expression' },
+          expression: [value.path],
+          diagnostics: JSON.stringify({ fhirpath: c.expression, error: outcome.error }),
+        });
+      }
+      this.issues.push({
+        severity: 'error',
+        code: 'invariant',
+        details: { text: `Constraint ${c.key} not met: ${c.description}` },
+        expression: [value.path],
+        diagnostics: JSON.stringify({ fhirpath: c.expression }),
+      });
+      return;
+    }
+  }
+
+  /** medplum validation.ts referenceTypeCheck (warnings only) */
+  private referenceTypeCheck(value: TypedValueWithPath, ce: CompiledElement): void {
+    const reference = value.value;
+    if (!isReference(reference)) return;
+    if (reference.reference.startsWith('#')) return;
+    const referenceResourceType = reference.reference.includes('?')
+      ? reference.reference.split('?')[0]
+      : reference.reference.split('/')[0];
+    if (!referenceResourceType) return;
+    const targetProfiles = ce.referenceTargets;
+    if (!targetProfiles) return;
+    const hl7ResourceTypeUrl = HL7_SD + referenceResourceType;
+    const medplumResourceTypeUrl = MEDPLUM_SD + referenceResourceType;
+    for (const targetProfile of targetProfiles) {
+      if (targetProfile === HL7_RESOURCE || targetProfile === hl7ResourceTypeUrl || targetProfile === medplumResourceTypeUrl) return;
+      if (!targetProfile.startsWith(HL7_SD) && !targetProfile.startsWith(MEDPLUM_SD)) return;
+    }
+    this.issues.push({
+      severity: 'warning',
+      code: 'structure',
+      details: { text: `Invalid reference: got "${referenceResourceType}", expected "${targetProfiles.join('", "')}"` },
+      expression: [value.path],
+    });
+  }
+
+  private checkPropertyValue(value: TypedValueWithPath): void {
+    if (isPrimitiveType(value.type)) {
+      this.validatePrimitiveType(value);
+    } else if (isEmpty(value.value)) {
+      this.issues.push(structureIssue(value.path, 'Invalid empty non-primitive value'));
+    }
+  }
+
+  /** medplum validation.ts validatePrimitiveType + unpackPrimitiveElement */
+  private validatePrimitiveType(tv: TypedValueWithPath): void {
+    const path = tv.path;
+    const raw = tv.value;
+    let primitive: any;
+    let hasPrimitive = true;
+    let extension: any;
+    if (typeof raw !== 'object' || !raw) {
+      primitive = raw;
+    } else {
+      const unwrapped = raw.valueOf();
+      if (unwrapped === raw) {
+        hasPrimitive = false;
+        extension = raw;
+      } else {
+        primitive = unwrapped;
+        const primitiveKeys = new Set(Object.keys(unwrapped));
+        const entries = Object.entries(raw).filter(([k]) => !primitiveKeys.has(k));
+        extension = entries.length > 0 ? Object.fromEntries(entries) : undefined;
+      }
+    }
+    if (hasPrimitive) {
+      const type = tv.type;
+      if (!(type in fhirTypeToJsType)) {
+        this.issues.push(structureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
+        return;
+      }
+      const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
+      if (typeof primitive !== expectedType) {
+        if (primitive !== null) {
+          this.issues.push(structureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof primitive}`));
+        }
+        return;
+      }
+      if (expectedType === 'string') this.validateString(primitive as string, type, path);
+      else if (expectedType === 'number') this.validateNumber(primitive as number, type, path);
+    }
+    if (extension) {
+      // crawlTypedValue({ type: 'Element', value }, { schema: Element, initialPath: path })
+      this.crawlObject({ type: 'Element', value: extension, path }, this.pass.dataType('Element'), path);
+    }
+  }
+
+  private validateString(str: string, type: string, path: string): void {
+    if (!str.trim()) {
+      this.issues.push(structureIssue(path, 'String must contain non-whitespace content'));
+      return;
+    }
+    if (str.length > 1024 * 1024) {
+      this.issues.push(structureIssue(path, 'String cannot be larger than 1 MB'));
+      return;
+    }
+    const regex = validationRegexes[type];
+    if (regex && !regex.exec(str)) this.issues.push(structureIssue(path, `Invalid ${type} format`));
+  }
+
+  private validateNumber(n: number, type: string, path: string): void {
+    if (Number.isNaN(n) || !Number.isFinite(n)) {
+      this.issues.push(structureIssue(path, 'Invalid numeric value'));
+    } else if ((type === 'integer' || type === 'positiveInt' || type === 'unsignedInt') && !Number.isInteger(n)) {
+      this.issues.push(structureIssue(path, 'Expected number to be an integer'));
+    } else if (type === 'positiveInt' && n <= 0) {
+      this.issues.push(structureIssue(path, 'Expected number to be positive'));
+    } else if (type === 'unsignedInt' && n < 0) {
+      this.issues.push(structureIssue(path, 'Expected number to be non-negative'));
+    }
+  }
+
+  /** medplum validation.ts checkAdditionalProperties + isChoiceOfType */
+  private checkAdditionalProperties(parent: TypedValueWithPath, cs: CompiledSchema, path: string): void {
+    const object = parent.value;
+    if (!object) return;
+    const properties = cs.elements;
+    let choiceOfTypeElements: Record<string, string> | undefined;
+    for (const key of Object.keys(object)) {
+      if (key === 'resourceType') continue;
+      let choiceOfTypeElementName: string | undefined;
+      const underscore = key.startsWith('_');
+      const choice = cs.choiceFor(underscore ? key.slice(1) : key);
+      if (choice) {
+        const found = this.pass.property(parent, choice.testProperty);
+        if (found) choiceOfTypeElementName = (underscore ? '_' : '') + choice.elementName;
+      }
+      if (choiceOfTypeElementName) {
+        choiceOfTypeElements ??= {};
+        let relatedElementName: string;
+        let requiredRelatedElementName: string;
+        if (choiceOfTypeElementName.startsWith('_')) {
+          relatedElementName = choiceOfTypeElementName.slice(1);
+          requiredRelatedElementName = key.slice(1);
+        } else {
+          relatedElementName = `_${choiceOfTypeElementName}`;
+          requiredRelatedElementName = `_${key}`;
+        }
+        if (relatedElementName in choiceOfTypeElements && choiceOfTypeElements[relatedElementName] !== requiredRelatedElementName) {
+          this.issues.push({
+            severity: 'warning',
+            code: 'structure',
+            details: {
+              text: `Type of primitive extension does not match the type of property "${choiceOfTypeElementName.startsWith('_') ? choiceOfTypeElementName.slice(1) : choiceOfTypeElementName}"`,
+            },
+            expression: [choiceOfTypeElementName],
+          });
+        }
+        if (choiceOfTypeElements[choiceOfTypeElementName]) {
+          this.issues.push({
+            severity: 'warning',
+            code: 'structure',
+            details: { text: `Conflicting choice of type properties: "${key}", "${choiceOfTypeElements[choiceOfTypeElementName]}"` },
+            expression: [key],
+          });
+        }
+        choiceOfTypeElements[choiceOfTypeElementName] = key;
+        continue;
+      }
+      if (!(key in properties) && !(underscore && key.slice(1) in properties)) {
+        this.issues.push(structureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
+      }
+    }
+  }
+}
+
+function prefixOf(parentPath: string | undefined): string {
+  return parentPath ? `${parentPath}.` : '';
+}
+
+/** medplum crawler.ts withPath, for a value that is present */
+function withPath(tv: TypedValue | TypedValue[], parentPath: string, key: string): TypedValueWithPath | TypedValueWithPath[] {
+  const prefix = prefixOf(parentPath);
+  if (Array.isArray(tv)) {
+    const out: TypedValueWithPath[] = new Array(tv.length);
+    for (let i = 0; i < tv.length; i++) out[i] = { type: tv[i].type, value: tv[i].value, path: `${prefix}${key}[${i}]` };
+    return out;
+  }
+  return { type: tv.type, value: tv.value, path: `${prefix}${key}` };
+}
+
+/** medplum validation.ts matchesSpecifiedValue */
+function matchesSpecifiedValue(value: TypedValueWithPath | TypedValueWithPath[], element: InternalSchemaElement): boolean {
+  const typeAndValue = Array.isArray(value) ? value.map((v) => ({ type: v.type, value: v.value })) : { type: value.type, value: value.value };
+  if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
+  if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
+  return true;
+}
+
+/** medplum validation.ts checkObjectForNull (paths built only for an issue) */
+function checkObjectForNull(obj: Record<string, unknown>, path: string, issues: Issue[]): void {
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const value = obj[key];
+    if (value === null) {
+      issues.push(structureIssue(`${path}.${key}`, 'Invalid null value'));
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        if (item === undefined) {
+          issues.push(structureIssue(`${path}.${key}[${i}]`, 'Invalid undefined value'));
+        } else if (item === null) {
+          const partnerKey = key.startsWith('_') ? key.slice(1) : `_${key}`;
+          if (!(obj[partnerKey] as any)?.[i]) issues.push(structureIssue(`${path}.${key}[${i}]`, 'Invalid null value'));
+        } else if (typeof item === 'object') {
+          if (hasNull(item)) checkObjectForNull(item, `${path}.${key}[${i}]`, issues);
+        } else if (typeof item === 'string' && item.length > 0) {
+          // Object.entries of a string: its characters, never null
+        }
+      }
+    } else if (typeof value === 'object') {
+      if (hasNull(value)) checkObjectForNull(value as Record<string, unknown>, `${path}.${key}`, issues);
+    }
+  }
+}
+
+/** Whether checkObjectForNull would find anything below `v` (no path strings on the clean path). */
+function hasNull(v: unknown): boolean {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      if (item === null || item === undefined) return true;
+      if (typeof item === 'object' && hasNull(item)) return true;
+    }
+    return false;
+  }
+  const obj = v as Record<string, unknown>;
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const value = obj[key];
+    if (value === null || value === undefined) return true;
+    if (typeof value === 'object' && hasNull(value)) return true;
+  }
+  return false;
+}
