@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { type AppConfig, ConfigError, loadConfig } from './config/index.js';
-import { createServer } from './server.js';
+import { createServer, loadDomain } from './server.js';
 import { openStore } from './store/db.js';
 
 // Process entry: check configuration, build the service, listen, and shut down cleanly so that a
@@ -37,15 +37,34 @@ async function runServer(config: AppConfig): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+/** A worker that dies this soon after its start is failing to start, not crashing in service. */
+const EARLY_EXIT_MS = 10_000;
+const MAX_EARLY_EXITS = 3;
+
 async function runPrimary(config: AppConfig): Promise<void> {
+  loadDomain(config); // a bad mapping rule or profile stops start-up here, before any worker exists
   const store = await openStore(config.databaseUrl); // applies migrations before any worker starts
   await store.close();
   let stopping = false;
-  for (let i = 0; i < config.workers; i++) cluster.fork();
+  let earlyExits = 0;
+  const startedAt = new Map<number, number>();
+  const fork = () => {
+    const worker = cluster.fork();
+    startedAt.set(worker.id, Date.now());
+  };
+  for (let i = 0; i < config.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    const early = Date.now() - (startedAt.get(worker.id) ?? 0) < EARLY_EXIT_MS;
+    earlyExits = early ? earlyExits + 1 : 0;
+    if (earlyExits >= MAX_EARLY_EXITS) {
+      process.stderr.write(`Start-up failed: workers keep exiting at start (last: ${signal ?? code}); stopping\n`);
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      process.exit(1);
+    }
     process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-    setTimeout(() => cluster.fork(), 1000);
+    setTimeout(fork, 1000);
   });
   const stop = () => {
     stopping = true;

@@ -29,7 +29,7 @@ export interface CreateServerOptions {
 // Mappings and profiles are loaded and checked once per process: a bad rule or profile stops
 // start-up before the port opens, naming the file.
 const loaded = new Map<string, { mapper: ReferralMapper; validator: ResourceValidator }>();
-function loadDomain(config: AppConfig) {
+export function loadDomain(config: AppConfig) {
   const key = `${config.mappingsDir}|${config.profilesDir}`;
   let domain = loaded.get(key);
   if (!domain) {

@@ -3,7 +3,7 @@ import Joi from 'joi';
 import { NativeApiError } from '../services/errors.js';
 import { type ReferralService, referralView } from '../services/referrals.service.js';
 import type { AssessmentService } from '../services/assessments.service.js';
-import { checkJsonContentType } from '../util/json-body.js';
+import { checkJsonContentType, decodeUtf8Body } from '../util/json-body.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { parseDateTime } from '../native/formats.js';
 
@@ -62,7 +62,7 @@ export function nativeRoutes({ referrals, assessments, maxBodyBytes }: NativeRou
   const rawJsonBody = { parse: false as const, output: 'data' as const, maxBytes: maxBodyBytes };
   const rawText = (request: Request) => {
     checkJsonContentType(request.headers['content-type'] as string | undefined);
-    return (request.payload as Buffer | undefined)?.toString('utf8') ?? '';
+    return decodeUtf8Body((request.payload as Buffer | undefined) ?? Buffer.alloc(0));
   };
 
   return [

@@ -11,7 +11,7 @@ export interface Problem {
  */
 export class NativeApiError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 412 | 413 | 415 | 422,
+    readonly status: 400 | 404 | 409 | 412 | 413 | 415 | 422 | 503,
     message: string,
     readonly problems: Problem[] = [],
     readonly headers: Record<string, string> = {},

@@ -1,5 +1,5 @@
-import type { Bundle, OperationOutcomeIssue, QuestionnaireResponse, Reference } from 'fhir/r4.js';
-import type { NativeAssessment, NativeReferral } from '../native/types.js';
+import type { Bundle, OperationOutcomeIssue, QuestionnaireResponse } from 'fhir/r4.js';
+import type { NativeReferral } from '../native/types.js';
 
 // What the native services need from the mapping and validation modules. Kept as small interfaces
 // so that the services depend on behaviour, not on how mappings/ or profiles/ are loaded.
@@ -13,7 +13,6 @@ export interface RiskDecision {
 
 export interface ReferralMapper {
   referralToBundle(referral: NativeReferral, decision: RiskDecision): Bundle;
-  assessmentToQuestionnaireResponse(assessment: NativeAssessment, ctx: { patientRef: Reference; serviceRequestRef?: Reference }): QuestionnaireResponse;
 }
 
 export interface ResourceValidator {

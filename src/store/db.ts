@@ -23,7 +23,15 @@ export interface OpenStoreOptions {
 
 /** Opens the store named by DATABASE_URL and applies pending migrations before returning. */
 export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
-  const store = databaseUrl.startsWith('sqlite:') ? openSqlite(databaseUrl.slice('sqlite:'.length)) : await openPostgres(databaseUrl, options.schema);
+  let store: Store | undefined;
+  try {
+    store = databaseUrl.startsWith('sqlite:') ? openSqlite(databaseUrl.slice('sqlite:'.length)) : await openPostgres(databaseUrl, options.schema);
+    await sql`select 1`.execute(store.db);
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    const reason = (err as { code?: string }).code ?? (err as Error).message;
+    throw new Error(`cannot open the database named by DATABASE_URL (${withoutPassword(databaseUrl)}): ${reason}`);
+  }
   try {
     await migrate(store.db, options.schema);
   } catch (err) {
@@ -31,6 +39,11 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
     throw err;
   }
   return store;
+}
+
+/** The URL for a message: a password never reaches a log. */
+function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
 function openSqlite(file: string): Store {

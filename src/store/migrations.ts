@@ -30,6 +30,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('fhir_json', 'text', (c) => c.notNull())
         .addColumn('content_hash', 'text', (c) => c.notNull())
         .addColumn('received_at', 'text', (c) => c.notNull())
+        .addColumn('cause', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('referral_versions_pk', ['referral_id', 'version'])
         .execute();
 
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('fhir_json', 'text', (c) => c.notNull())
         .addColumn('received_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('withdrawn_in_version', 'integer')
         .execute();
       await db.schema.createIndex('assessments_referral_idx').on('assessments').column('referral_id').execute();
     },

@@ -28,6 +28,16 @@ export interface AssessmentRecord {
   fhir: unknown;
   receivedAt: string;
   updatedAt: string;
+  /** set when a later version of the referral left this inline assessment out */
+  withdrawnInVersion?: number | null;
+}
+
+/** What is written as one referral version, besides the record itself. */
+export interface VersionInput {
+  /** the referral body as received (for a version made by an assessment, the referral's unchanged body) */
+  rawBody: string;
+  /** what made this version: `POST /referrals`, `PUT /referrals`, `POST /assessments <assessmentId>` */
+  cause: string;
 }
 
 /** Thrown inside a write transaction when an id is taken; the transaction rolls back. */
@@ -89,6 +99,7 @@ function toAssessmentRecord(row: Database['assessments']): AssessmentRecord {
     fhir: JSON.parse(row.fhir_json),
     receivedAt: row.received_at,
     updatedAt: row.updated_at,
+    withdrawnInVersion: row.withdrawn_in_version === null ? null : Number(row.withdrawn_in_version),
   };
 }
 
@@ -104,6 +115,7 @@ function assessmentRow(a: AssessmentRecord): Database['assessments'] {
     fhir_json: JSON.stringify(a.fhir),
     received_at: a.receivedAt,
     updated_at: a.updatedAt,
+    withdrawn_in_version: a.withdrawnInVersion ?? null,
   };
 }
 
@@ -159,7 +171,7 @@ export class ReferralRepository {
    * The unique key does the duplicate check (never search-then-insert), so two concurrent
    * creates of one id cannot both succeed: the loser gets IdConflictError.
    */
-  async create(record: ReferralRecord, rawBody: string, assessments: AssessmentRecord[]): Promise<void> {
+  async create(record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       try {
         await trx.insertInto('referrals').values(referralRow(record)).execute();
@@ -167,25 +179,45 @@ export class ReferralRepository {
         if (isUniqueViolation(err)) throw new IdConflictError('referral', record.referralId);
         throw err;
       }
-      await trx.insertInto('referral_versions').values(versionRow(record, rawBody)).execute();
+      await trx.insertInto('referral_versions').values(versionRow(record, input)).execute();
       await insertAssessmentRows(trx, assessments);
     });
   }
 
-  /** Writes version `record.version` over `record.version - 1`; inline assessments are replaced. */
-  async update(record: ReferralRecord, rawBody: string, assessments: AssessmentRecord[]): Promise<void> {
+  /**
+   * Writes version `record.version` over `record.version - 1` (VersionConflictError if another write
+   * came first). Inline assessments are brought up to date; those the new version leaves out are marked
+   * withdrawn, not deleted. An assessment posted on its own is never overwritten by an inline one.
+   */
+  async update(record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await writeNextVersion(trx, record, rawBody);
-      // An assessment id may move only within its own referral: one owned by another referral is a conflict.
+      await writeNextVersion(trx, record, input);
       for (const a of assessments) {
-        const owner = await trx.selectFrom('assessments').select('referral_id').where('assessment_id', '=', a.assessmentId).executeTakeFirst();
-        if (owner && owner.referral_id !== a.referralId) throw new IdConflictError('assessment', a.assessmentId);
-        if (owner) {
-          await trx.updateTable('assessments').set(withoutKeys(assessmentRow(a), ['assessment_id', 'received_at'])).where('assessment_id', '=', a.assessmentId).execute();
-        } else {
+        const owner = await trx
+          .selectFrom('assessments')
+          .select(['referral_id', 'source', 'content_hash'])
+          .where('assessment_id', '=', a.assessmentId)
+          .executeTakeFirst();
+        if (!owner) {
           await insertAssessmentRows(trx, [a]);
+        } else if (owner.referral_id !== a.referralId || (owner.source === 'standalone' && owner.content_hash !== a.contentHash)) {
+          throw new IdConflictError('assessment', a.assessmentId);
+        } else if (owner.source === 'inline') {
+          await trx
+            .updateTable('assessments')
+            .set(withoutKeys(assessmentRow({ ...a, withdrawnInVersion: null }), ['assessment_id', 'received_at']))
+            .where('assessment_id', '=', a.assessmentId)
+            .execute();
         }
       }
+      let withdrawn = trx
+        .updateTable('assessments')
+        .set({ withdrawn_in_version: record.version })
+        .where('referral_id', '=', record.referralId)
+        .where('source', '=', 'inline')
+        .where('withdrawn_in_version', 'is', null);
+      if (assessments.length > 0) withdrawn = withdrawn.where('assessment_id', 'not in', assessments.map((a) => a.assessmentId));
+      await withdrawn.execute();
     });
   }
 
@@ -217,18 +249,18 @@ export class ReferralRepository {
   }
 
   /**
-   * Stores an assessment posted on its own. When it changes what the referral shows (a self-harm
-   * finding), the referral's new version is written in the same transaction: both or neither.
+   * Stores an assessment posted on its own together with the referral version that now includes it
+   * (its QuestionnaireResponse in the Bundle, its score, any risk it raises): both or neither.
    */
-  async createAssessment(record: AssessmentRecord, referralVersion?: { record: ReferralRecord; rawBody: string }): Promise<void> {
+  async createAssessment(record: AssessmentRecord, referralVersion: { record: ReferralRecord; input: VersionInput }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await insertAssessmentRows(trx, [record]);
-      if (referralVersion) await writeNextVersion(trx, referralVersion.record, referralVersion.rawBody);
+      await writeNextVersion(trx, referralVersion.record, referralVersion.input);
     });
   }
 }
 
-async function writeNextVersion(trx: Transaction<Database>, record: ReferralRecord, rawBody: string): Promise<void> {
+async function writeNextVersion(trx: Transaction<Database>, record: ReferralRecord, input: VersionInput): Promise<void> {
   const result = await trx
     .updateTable('referrals')
     .set(withoutKeys(referralRow(record), ['referral_id', 'received_at']))
@@ -239,7 +271,7 @@ async function writeNextVersion(trx: Transaction<Database>, record: ReferralReco
     const current = await trx.selectFrom('referrals').select('version').where('referral_id', '=', record.referralId).executeTakeFirst();
     throw new VersionConflictError(current ? Number(current.version) : 0);
   }
-  await trx.insertInto('referral_versions').values(versionRow(record, rawBody)).execute();
+  await trx.insertInto('referral_versions').values(versionRow(record, input)).execute();
 }
 
 function referralRow(r: ReferralRecord): Database['referrals'] {
@@ -256,11 +288,12 @@ function referralRow(r: ReferralRecord): Database['referrals'] {
   };
 }
 
-function versionRow(r: ReferralRecord, rawBody: string): Database['referral_versions'] {
+function versionRow(r: ReferralRecord, input: VersionInput): Database['referral_versions'] {
   return {
     referral_id: r.referralId,
     version: r.version,
-    raw_body: rawBody,
+    raw_body: input.rawBody,
+    cause: input.cause,
     native_json: JSON.stringify(r.native),
     view_json: JSON.stringify(r.view),
     fhir_json: JSON.stringify(r.fhir),

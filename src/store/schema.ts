@@ -28,6 +28,8 @@ export interface ReferralVersionsTable {
   fhir_json: string;
   content_hash: string;
   received_at: string;
+  /** what made this version: `POST /referrals`, `PUT /referrals`, or `POST /assessments <assessmentId>` */
+  cause: string;
 }
 
 export interface AssessmentsTable {
@@ -42,6 +44,8 @@ export interface AssessmentsTable {
   fhir_json: string;
   received_at: string;
   updated_at: string;
+  /** an inline assessment left out of a later version of its referral: that version's number */
+  withdrawn_in_version: number | null;
 }
 
 export interface Database {

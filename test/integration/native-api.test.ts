@@ -222,9 +222,91 @@ describe.each(dialects)('native API on %s', (dialect) => {
     expect((await post('/assessments', assessment)).statusCode).toBe(200);
     expect((await post('/assessments', { ...assessment, mode: 'online' })).statusCode).toBe(409);
     const read = await get(`/assessments/${assessment.assessmentId}`);
-    expect(read.json().fhir.questionnaireResponse).toMatch(/^QuestionnaireResponse\//);
+    expect(read.json().fhir.referralBundle).toBe(`/referrals/${referral.referralId}/fhir`);
     const stored = await app.store.db.selectFrom('assessments').selectAll().where('assessment_id', '=', assessment.assessmentId).executeTakeFirstOrThrow();
     expect(JSON.parse(stored.fhir_json).resourceType).toBe('QuestionnaireResponse');
+    expect(stored.raw_body).toBe(JSON.stringify(assessment));
+
+    // The referral now carries it: a new version whose Bundle has its QuestionnaireResponse in supportingInfo.
+    const view = (await get(`/referrals/${referral.referralId}`)).json();
+    expect(view.version).toBe(2);
+    expect(view.scores.map((s: any) => s.assessmentId)).toContain(assessment.assessmentId);
+    const bundle = (await get(`/referrals/${referral.referralId}/fhir`)).json();
+    const qrEntry = bundle.entry.find((e: any) => e.resource.resourceType === 'QuestionnaireResponse' && e.resource.identifier.value === assessment.assessmentId);
+    expect(qrEntry).toBeDefined();
+    const sr = bundle.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource;
+    expect(sr.supportingInfo.map((r: any) => r.reference)).toContain(qrEntry.fullUrl);
+    const version2 = await app.store.db.selectFrom('referral_versions').selectAll().where('referral_id', '=', referral.referralId).where('version', '=', 2).executeTakeFirstOrThrow();
+    expect(version2.cause).toBe(`POST /assessments ${assessment.assessmentId}`);
+    expect(version2.raw_body).toBe(JSON.stringify(referral));
+  });
+
+  test('a PUT that drops or corrects the PHQ-9 that fired the risk rule keeps the Flag and the raised urgency', async () => {
+    const referral = freshReferral('referral-new-at-risk.json');
+    expect((await post('/referrals', referral)).json().risk).toMatchObject({ selfHarm: true, escalated: true });
+    const source = `PHQ-9 item 9 = 1 in assessment ${referral.assessments[0].assessmentId}`;
+
+    const withoutAssessments = { ...referral, status: 'on-hold' };
+    delete withoutAssessments.assessments;
+    const dropped = await put(`/referrals/${referral.referralId}`, withoutAssessments);
+    expect(dropped.statusCode).toBe(200);
+    expect(dropped.json().risk).toEqual({ selfHarm: true, source: [source], escalated: true });
+    const bundle = (await get(`/referrals/${referral.referralId}/fhir`)).json();
+    const sr = bundle.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource;
+    expect(sr.priority).toBe('urgent');
+    expect(bundle.entry.filter((e: any) => e.resource.resourceType === 'Flag')).toHaveLength(1);
+
+    // The assessment left out is shown as withdrawn, not as current.
+    expect((await get(`/assessments/${referral.assessments[0].assessmentId}`)).json().withdrawnInVersion).toBe(2);
+
+    const corrected = structuredClone(referral);
+    corrected.assessments[0].answers['9'] = 0;
+    corrected.assessments[0].totalScore = 11;
+    const res = await put(`/referrals/${referral.referralId}`, corrected);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().risk).toMatchObject({ selfHarm: true, source: [source], escalated: true });
+    expect((await get(`/assessments/${referral.assessments[0].assessmentId}`)).json().withdrawnInVersion).toBeUndefined();
+  });
+
+  test('a PUT cannot overwrite an assessment posted on its own', async () => {
+    const referral = freshReferral();
+    expect((await post('/referrals', referral)).statusCode).toBe(201);
+    const phq9 = {
+      assessmentId: `${referral.referralId}-OWN`,
+      referralId: referral.referralId,
+      instrument: 'PHQ-9',
+      completedAt: '2026-11-25T10:00:00+00:00',
+      answers: { '1': 1, '2': 1, '3': 1, '4': 1, '5': 1, '6': 1, '7': 1, '8': 1, '9': 3 },
+    };
+    expect((await post('/assessments', phq9)).statusCode).toBe(201);
+    const overwrite = { ...referral, assessments: [...referral.assessments, { ...phq9, answers: { ...phq9.answers, '9': 0 } }] };
+    const res = await put(`/referrals/${referral.referralId}`, overwrite);
+    expect(res.statusCode).toBe(409);
+    expect(res.json().problems[0].path).toBe('assessments[3].assessmentId');
+    const stored = (await get(`/assessments/${phq9.assessmentId}`)).json();
+    expect(stored).toMatchObject({ source: 'standalone', answers: { '9': 3 } });
+  });
+
+  test('concurrent PUTs of different content are all stored as successive versions', async () => {
+    const referral = freshReferral();
+    expect((await post('/referrals', referral)).statusCode).toBe(201);
+    const summaries = Array.from({ length: 6 }, (_, i) => `Update ${i}`);
+    const results = await Promise.all(summaries.map((clinicalSummary) => put(`/referrals/${referral.referralId}`, { ...referral, clinicalSummary })));
+    expect(results.map((r) => r.statusCode)).toEqual(summaries.map(() => 200));
+    const versions = await app.store.db.selectFrom('referral_versions').selectAll().where('referral_id', '=', referral.referralId).orderBy('version').execute();
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(versions.slice(1).map((v) => JSON.parse(v.native_json).clinicalSummary).sort()).toEqual(summaries);
+  });
+
+  test('a resent conditional PUT whose first answer was lost is answered 200, not 412', async () => {
+    const referral = freshReferral();
+    expect((await post('/referrals', referral)).statusCode).toBe(201);
+    const changed = { ...referral, status: 'on-hold' };
+    expect((await put(`/referrals/${referral.referralId}`, changed, { 'if-match': '"1"' })).statusCode).toBe(200);
+    const resent = await put(`/referrals/${referral.referralId}`, changed, { 'if-match': '"1"' });
+    expect(resent.statusCode).toBe(200);
+    expect(resent.json().version).toBe(2);
+    expect((await put(`/referrals/${referral.referralId}`, { ...changed, status: 'active' }, { 'if-match': '*' })).json().version).toBe(3);
   });
 
   test('a PHQ-9 posted on its own with item 9 above 0 escalates its referral, and a later PUT cannot lower it', async () => {
@@ -291,6 +373,7 @@ describe.each(dialects)('native API on %s', (dialect) => {
     ['a wrong total', (r) => ({ body: JSON.stringify({ ...r, assessments: [{ ...r.assessments[0], totalScore: 9 }, ...r.assessments.slice(1)] }) }), 422, 'assessments[0].totalScore'],
     ['a 2 MiB body', (r) => ({ body: JSON.stringify({ ...r, clinicalSummary: 'x'.repeat(2 * 1024 * 1024) }) }), 413, '(body)'],
     ['a text/plain body', (r) => ({ body: JSON.stringify(r), headers: { 'content-type': 'text/plain' } }), 415, '(header) Content-Type'],
+    ['a repeated key', (r) => ({ body: JSON.stringify(r).replace('"urgency":"routine"', '"urgency":"urgent","urgency":"routine"') }), 400, 'urgency'],
   ];
 
   test.each(badInputs)('%s is refused and nothing is stored', async (_name, make, status, path) => {
@@ -307,6 +390,17 @@ describe.each(dialects)('native API on %s', (dialect) => {
     for (const p of answer.problems) expect(p.allowed).toEqual(expect.any(String));
     expect(await rowCounts()).toEqual(before);
     expect((await get(`/referrals/${referral.referralId}`)).statusCode).toBe(404);
+  });
+
+  test('a body that is not UTF-8 is refused, not stored with replacement characters', async () => {
+    const referral = freshReferral();
+    const before = await rowCounts();
+    const text = JSON.stringify(referral).replace('"Hughes"', '"Hugh\u00ebs"');
+    const latin1 = Buffer.from(text, 'latin1');
+    const res = await withJson(app.server.inject({ method: 'POST', url: '/referrals', payload: latin1, headers: { 'content-type': 'application/json' } }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(/UTF-8/);
+    expect(await rowCounts()).toEqual(before);
   });
 
   test('a JSON syntax error is located by line and column and the body is not echoed', async () => {

@@ -57,16 +57,23 @@ describe('the service process', () => {
     expect(p.output().stderr).toContain(name);
   });
 
-  test('a bad mapping rule stops start-up naming the file and the rule', async () => {
+  test.each(['1', '2'])('a bad mapping rule stops start-up naming the file and the rule (WORKERS=%s)', async (workers) => {
     const dir = copyOf('mappings');
     const file = join(dir, 'referral-to-bundle.json');
     const mapping = JSON.parse(readFileSync(file, 'utf8'));
     mapping.rules.find((r: { id: string }) => r.id === 'sr-status').conceptMap = 'no-such-map';
     writeFileSync(file, JSON.stringify(mapping));
-    const p = startProcess({ DATABASE_URL: 'sqlite::memory:', MAPPINGS_DIR: dir });
+    const p = startProcess({ DATABASE_URL: 'sqlite::memory:', MAPPINGS_DIR: dir, WORKERS: workers });
     expect(await p.exited).toBe(1);
     expect(p.output().stderr).toMatch(/referral-to-bundle\.json/);
     expect(p.output().stderr).toMatch(/sr-status/);
+  }, 30_000);
+
+  test('an unreachable database stops start-up naming DATABASE_URL, without its password', async () => {
+    const p = startProcess({ DATABASE_URL: 'postgres://someone:hunter2@127.0.0.1:1/none' });
+    expect(await p.exited).toBe(1);
+    expect(p.output().stderr).toContain('DATABASE_URL');
+    expect(p.output().stderr).not.toContain('hunter2');
   }, 30_000);
 
   test('a broken profile stops start-up naming the file', async () => {
