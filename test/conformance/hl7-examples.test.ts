@@ -1,11 +1,14 @@
 // The spec's own examples (hl7.fhir.r4.examples 4.0.1) are valid R4: validated against base R4 none
 // of them may yield an error. Read from ../shared/reference at test time (never copied into the
-// project); a missing folder fails the suite rather than skipping it.
+// project); a missing folder fails the suite rather than skipping it. Every example, of every resource
+// type in the package, is also the input of the engine comparison: the fast engine (the default) must
+// report exactly what the medplum engine reports, on the example and on one-field mutations of it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, test } from 'vitest';
 import { createValidator, type FhirValidator } from '../../src/fhir/validator.js';
+import { mutate } from '../unit/fhir/mutations.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROJECT_ROOT = resolve(here, '../..');
@@ -35,8 +38,10 @@ function examples(type: string): string[] {
 const files = Object.keys(EXPECTED_COUNTS).flatMap((type) => examples(type).map((f) => [type, f] as [string, string]));
 
 let v: FhirValidator;
+let medplum: FhirValidator;
 beforeAll(() => {
   v = createValidator({ profilesDir: resolve(PROJECT_ROOT, 'profiles') });
+  medplum = createValidator({ profilesDir: resolve(PROJECT_ROOT, 'profiles'), engine: 'medplum' });
 });
 
 describe('HL7 R4 examples validate against base R4 with no error', () => {
@@ -65,5 +70,32 @@ describe('HL7 R4 examples validate against base R4 with no error', () => {
     patient.gender = 'M';
     const issues = v.validate(patient);
     expect(issues.map((i) => [i.severity, i.code, i.expression?.[0]])).toEqual([['error', 'code-invalid', 'Patient.gender']]);
+  });
+});
+
+// Every resource type the package has, not only those above.
+const allFiles = existsSync(EXAMPLES)
+  ? readdirSync(EXAMPLES, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .flatMap((d) => examples(d.name).map((f) => [d.name, f] as [string, string]))
+  : [];
+const MUTATIONS = 5;
+
+describe('the fast engine reports what the medplum engine reports', () => {
+  it('covers every resource type of the package', () => {
+    expect(new Set(allFiles.map(([type]) => type)).size).toBeGreaterThanOrEqual(10);
+    expect(allFiles.length).toBe(104);
+  });
+
+  test.each(allFiles)(`%s/%s, as published and with ${MUTATIONS} one-field mutations`, (type, file) => {
+    const example = JSON.parse(readFileSync(join(EXAMPLES, type, file), 'utf8')) as Record<string, unknown>;
+    const base = `http://hl7.org/fhir/StructureDefinition/${type}`;
+    expect(v.validate(structuredClone(example), base)).toEqual(medplum.validate(structuredClone(example), base));
+    expect(v.validate(structuredClone(example))).toEqual(medplum.validate(structuredClone(example)));
+    for (let k = 1; k <= MUTATIONS; k++) {
+      const mutated = structuredClone(example);
+      const what = mutate(mutated, k * 7919 + file.length * 31);
+      expect(v.validate(structuredClone(mutated)), what).toEqual(medplum.validate(structuredClone(mutated)));
+    }
   });
 });

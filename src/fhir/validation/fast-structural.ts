@@ -29,6 +29,7 @@ import {
   type TypedValue,
 } from '@medplum/core';
 import type { Issue } from '../outcomes.js';
+import { issue } from '../outcomes.js';
 import { CachedInvariant } from './invariant-cache.js';
 
 type Json = Record<string, any>;
@@ -263,14 +264,7 @@ export class FastStructuralPass {
       return new Run(this, { type, value }).validate();
     } catch (e) {
       if (e instanceof OperationOutcomeError) return (e.outcome.issue ?? []) as Issue[];
-      return [
-        {
-          severity: 'error',
-          code: 'processing',
-          details: { text: `Structural validation could not run: ${(e as Error).message}` },
-          expression: [String(value.resourceType)],
-        },
-      ];
+      return [issue('error', 'processing', `Structural validation could not run: ${(e as Error).message}`, value.resourceType)];
     }
   }
 
