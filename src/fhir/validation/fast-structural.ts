@@ -20,7 +20,6 @@ import {
   deepIncludes,
   fhirTypeToJsType,
   getAllDataTypes,
-  getTypedPropertyValueWithoutSchema,
   isReference,
   toTypedValue,
   validationRegexes,
@@ -31,14 +30,21 @@ import {
 import type { Issue } from '../outcomes.js';
 import { issue } from '../outcomes.js';
 import { CachedInvariant } from './invariant-cache.js';
+import {
+  getProperty,
+  indexOfType,
+  isEmpty,
+  isResourceValue,
+  keysOf,
+  propertyWithPath,
+  propertyWithSchema,
+  schemaIndex,
+  type ElementKeys,
+  type SchemaIndex,
+  type TypedValueWithPath,
+} from './navigation.js';
 
 type Json = Record<string, any>;
-
-interface TypedValueWithPath {
-  type: string;
-  value: any;
-  path: string;
-}
 
 type Constraint = NonNullable<InternalTypeSchema['constraints']>[number];
 
@@ -48,30 +54,6 @@ const UCUM = 'http://unitsofmeasure.org';
 const HL7_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const HL7_RESOURCE = `${HL7_SD}Resource`;
 const MEDPLUM_SD = 'https://medplum.com/fhir/StructureDefinition/';
-const MANY_TYPES = 6;
-
-function capitalize(word: string): string {
-  if (!word) return '';
-  return word.charAt(0).toUpperCase() + word.substring(1);
-}
-
-// medplum utils.ts isEmpty / isPopulated
-function isEmpty(v: unknown): boolean {
-  if (v === null || v === undefined) return true;
-  const t = typeof v;
-  if (t === 'string') return v === '';
-  if (t === 'object') {
-    const o = v as { length?: unknown };
-    if ('length' in o && (o.length as number) > 0) return false;
-    for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return false;
-    return true;
-  }
-  return false;
-}
-
-function isResourceValue(v: unknown): boolean {
-  return !!v && typeof v === 'object' && 'resourceType' in v;
-}
 
 function isPrimitiveType(code: string): boolean {
   return code === 'undefined' || code in fhirTypeToJsType;
@@ -81,108 +63,47 @@ function structureIssue(path: string, text: string): Issue {
   return { severity: 'error', code: 'structure', details: { text }, expression: [path] };
 }
 
-/** An element with the JSON keys each of its types is stored under, in type order. */
+/** An element's navigation keys with what the pass checks on it (its invariants compiled). */
 class CompiledElement {
   readonly el: InternalSchemaElement;
-  readonly hasTypes: boolean;
-  readonly keys: string[] = [];
-  readonly extKeys: string[] = [];
-  readonly codes: string[] = [];
-  /** JSON key (with or without `_`) → index into keys, for elements with many types */
-  readonly index: Map<string, number> | undefined;
-  readonly firstCode: string;
+  readonly keys: ElementKeys;
   readonly constraints: { readonly c: Constraint; readonly inv: CachedInvariant }[];
   readonly specified: boolean;
   readonly referenceTargets: string[] | undefined;
 
   constructor(el: InternalSchemaElement, invariant: (expression: string) => CachedInvariant) {
     this.el = el;
-    const types = el.type as InternalSchemaElement['type'] | undefined;
-    this.hasTypes = !!types && types.length > 0;
-    const path = typeof el.path === 'string' ? el.path : '';
-    const last = path.substring(path.lastIndexOf('.') + 1);
-    for (const t of types ?? []) {
-      const key = last.replace('[x]', capitalize(t.code));
-      this.keys.push(key);
-      this.extKeys.push(`_${key}`);
-      this.codes.push(t.code);
-    }
-    if (this.keys.length > MANY_TYPES) {
-      this.index = new Map();
-      for (let i = this.keys.length - 1; i >= 0; i--) {
-        this.index.set(this.keys[i], i);
-        this.index.set(this.extKeys[i], i);
-      }
-    }
-    this.firstCode = types?.[0]?.code ?? '';
+    this.keys = keysOf(el);
     this.constraints = (el.constraints ?? [])
       .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
       .map((c) => ({ c, inv: invariant(c.expression) }));
     this.specified = !!el.pattern || !!el.fixed;
-    this.referenceTargets = types?.find((t) => t.code === 'Reference')?.targetProfile;
+    this.referenceTargets = el.type?.find((t) => t.code === 'Reference')?.targetProfile;
   }
 }
 
-/** A type schema: its elements in medplum's crawl order, and lookups memoised by property name. */
+/** A type schema: its elements in medplum's crawl order, with their checks. */
 class CompiledSchema {
   readonly schema: InternalTypeSchema;
   readonly elements: Record<string, InternalSchemaElement>;
+  readonly index: SchemaIndex;
   readonly props: { readonly key: string; readonly steps: string[] | undefined; readonly ce: CompiledElement }[] = [];
   readonly constraints: { readonly c: Constraint; readonly inv: CachedInvariant }[];
-  private readonly byName = new Map<string, CompiledElement | null>();
-  private readonly choiceByKey = new Map<string, { testProperty: string; elementName: string } | null>();
 
   constructor(
     schema: InternalTypeSchema,
-    private readonly element: (el: InternalSchemaElement) => CompiledElement,
+    element: (el: InternalSchemaElement) => CompiledElement,
     invariant: (expression: string) => CachedInvariant,
   ) {
     this.schema = schema;
     this.elements = schema.elements;
+    this.index = schemaIndex(schema);
     for (const key of Object.keys(schema.elements)) {
       this.props.push({ key, steps: key.includes('.') ? key.split('.') : undefined, ce: element(schema.elements[key]) });
     }
     this.constraints = (schema.constraints ?? [])
       .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
       .map((c) => ({ c, inv: invariant(c.expression) }));
-  }
-
-  /** medplum types.ts getElementDefinitionFromElements */
-  lookup(name: string): CompiledElement | null {
-    let found = this.byName.get(name);
-    if (found !== undefined) return found;
-    const elements = this.elements;
-    let el: InternalSchemaElement | undefined = elements[name] ?? elements[`${name}[x]`];
-    if (!el) {
-      for (let i = 0; i < name.length; i++) {
-        const c = name[i];
-        if (c >= 'A' && c <= 'Z') {
-          el = elements[`${name.slice(0, i)}[x]`];
-          if (el) break;
-        }
-      }
-    }
-    found = el ? this.element(el) : null;
-    this.byName.set(name, found);
-    return found;
-  }
-
-  /** The `[x]` element a JSON key may be a choice of (medplum validation.ts isChoiceOfType, first half). */
-  choiceFor(key: string): { testProperty: string; elementName: string } | null {
-    let found = this.choiceByKey.get(key);
-    if (found !== undefined) return found;
-    found = null;
-    let testProperty = '';
-    for (const part of key.split(/(?=[A-Z])/g)) {
-      testProperty += part;
-      const elementName = `${testProperty}[x]`;
-      if (this.elements[elementName]) {
-        found = { testProperty, elementName };
-        break;
-      }
-    }
-    this.choiceByKey.set(key, found);
-    return found;
   }
 }
 
@@ -195,10 +116,9 @@ export class FastStructuralPass {
   private readonly toInvariant = (expression: string): CachedInvariant => this.invariant(expression);
   /** medplum's FHIRPath symbol lookup, for CachedInvariant's presence masks */
   readonly probe = (type: string, value: Json, name: string): 0 | 1 | 2 | undefined => {
-    const cs = this.schemaOf(type);
-    const ce = cs?.lookup(name);
-    if (!ce) return undefined;
-    const found = propertyWithSchema(value, ce);
+    const ek = indexOfType(type)?.lookup(name);
+    if (!ek) return undefined;
+    const found = propertyWithSchema(value, ek);
     if (found === undefined) return 0;
     // SymbolAtom keeps items whose value is not undefined; exists() wants all of them non-empty,
     // empty() all of them empty (medplum fhirpath/functions.ts).
@@ -270,113 +190,8 @@ export class FastStructuralPass {
 
   /** medplum fhirpath/utils.ts getTypedPropertyValue(input, name) without a profile. */
   property(input: TypedValue, name: string): TypedValue | TypedValue[] | undefined {
-    if (!input.value) return undefined;
-    const ce = this.schemaOf(input.type)?.lookup(name);
-    if (ce) return propertyWithSchema(input.value, ce);
-    return getTypedPropertyValueWithoutSchema(input, name);
+    return getProperty(input, name);
   }
-}
-
-// medplum fhirpath/utils.ts assignPrimitiveExtension / safeAssign (mutations included).
-function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
-  if (primitiveExtension) {
-    if (typeof primitiveExtension !== 'object') throw new Error('Primitive extension must be an object');
-    delete primitiveExtension.__proto__;
-    delete primitiveExtension.constructor;
-    return Object.assign(target ?? {}, primitiveExtension);
-  }
-  return target;
-}
-
-// The property found by `resolve` (module scratch: no allocation per lookup).
-let foundValue: any;
-let foundType = 'undefined';
-
-/**
- * medplum fhirpath/utils.ts getTypedPropertyValueWithSchema, up to the typed-value wrapping: false
- * when the property has no value (absent or empty), else foundValue / foundType are set.
- */
-function resolve(value: any, ce: CompiledElement): boolean {
-  if (!ce.hasTypes) return false;
-  let resultValue: any;
-  let primitiveExtension: any;
-  let resultType = 'undefined';
-  if (ce.index && typeof value === 'object' && value !== null) {
-    let at = -1;
-    for (const k in value) {
-      if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
-      const i = ce.index.get(k);
-      if (i !== undefined && (at < 0 || i < at) && value[k] !== undefined) at = i;
-    }
-    if (at >= 0) {
-      resultValue = value[ce.keys[at]];
-      primitiveExtension = value[ce.extKeys[at]];
-      resultType = ce.codes[at];
-    }
-  } else {
-    const keys = ce.keys;
-    for (let i = 0; i < keys.length; i++) {
-      resultValue = value[keys[i]];
-      primitiveExtension = value[ce.extKeys[i]];
-      if (resultValue !== undefined || primitiveExtension !== undefined) {
-        resultType = ce.codes[i];
-        break;
-      }
-    }
-  }
-  if (primitiveExtension) {
-    if (Array.isArray(resultValue)) {
-      resultValue = resultValue.slice();
-      for (let i = 0; i < Math.max(resultValue.length, primitiveExtension.length); i++) {
-        resultValue[i] = assignPrimitiveExtension(resultValue[i], primitiveExtension[i]);
-      }
-    } else if (!resultValue && Array.isArray(primitiveExtension)) {
-      resultValue = primitiveExtension.slice();
-      for (let i = 0; i < primitiveExtension.length; i++) {
-        resultValue[i] = assignPrimitiveExtension(undefined, primitiveExtension[i]);
-      }
-    } else {
-      resultValue = assignPrimitiveExtension(resultValue, primitiveExtension);
-    }
-  }
-  if (isEmpty(resultValue)) return false;
-  if (resultType === 'Element' || resultType === 'BackboneElement') resultType = ce.firstCode;
-  foundValue = resultValue;
-  foundType = resultType;
-  return true;
-}
-
-function typeOf(value: any, type: string): string {
-  return type === 'Resource' && isResourceValue(value) ? value.resourceType : type;
-}
-
-/** medplum fhirpath/utils.ts getTypedPropertyValueWithSchema */
-function propertyWithSchema(value: any, ce: CompiledElement): TypedValue | TypedValue[] | undefined {
-  if (!resolve(value, ce)) return undefined;
-  const resultValue = foundValue;
-  const resultType = foundType;
-  if (Array.isArray(resultValue)) {
-    const out: TypedValue[] = new Array(resultValue.length);
-    for (let i = 0; i < resultValue.length; i++) out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i] };
-    return out;
-  }
-  return { type: typeOf(resultValue, resultType), value: resultValue };
-}
-
-/** propertyWithSchema followed by crawler.ts withPath, in one step */
-function propertyWithPath(value: any, ce: CompiledElement, parentPath: string, key: string): TypedValueWithPath | TypedValueWithPath[] | undefined {
-  if (!resolve(value, ce)) return undefined;
-  const resultValue = foundValue;
-  const resultType = foundType;
-  const prefix = parentPath ? `${parentPath}.${key}` : key;
-  if (Array.isArray(resultValue)) {
-    const out: TypedValueWithPath[] = new Array(resultValue.length);
-    for (let i = 0; i < resultValue.length; i++) {
-      out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i], path: `${prefix}[${i}]` };
-    }
-    return out;
-  }
-  return { type: typeOf(resultValue, resultType), value: resultValue, path: prefix };
 }
 
 /** One validateTypedValue call (medplum validation.ts ResourceValidator + crawler.ts Crawler). */
@@ -453,7 +268,7 @@ class Run {
     } else {
       const found = direct
         ? parent.value
-          ? propertyWithPath(parent.value, prop.ce, parent.path, prop.key)
+          ? propertyWithPath(parent.value, prop.ce.keys, parent.path, prop.key)
           : undefined
         : this.propertyWithPath(parent, prop.key);
       if (found === undefined) {
@@ -689,7 +504,7 @@ class Run {
       if (key === 'resourceType') continue;
       let choiceOfTypeElementName: string | undefined;
       const underscore = key.startsWith('_');
-      const choice = cs.choiceFor(underscore ? key.slice(1) : key);
+      const choice = cs.index.choiceFor(underscore ? key.slice(1) : key);
       if (choice) {
         const found = this.pass.property(parent, choice.testProperty);
         if (found) choiceOfTypeElementName = (underscore ? '_' : '') + choice.elementName;

@@ -34,8 +34,10 @@ import {
   evalFhirPathTyped,
   parseFhirPath,
   type Atom,
+  type AtomContext,
   type TypedValue,
 } from '@medplum/core';
+import { evalSymbol } from './navigation.js';
 
 /** The outcome of one evaluation, as medplum's validator sees it. */
 export type InvariantOutcome = true | false | { readonly error: unknown };
@@ -235,6 +237,7 @@ export class CachedInvariant {
     let parseError: unknown;
     try {
       atom = parseFhirPath(expression);
+      useFastSymbols(atom);
     } catch (e) {
       parseError = e;
     }
@@ -301,6 +304,31 @@ export class CachedInvariant {
       return { error: e };
     }
   }
+}
+
+/**
+ * Give every name in a freshly parsed tree the fast lookup (navigation.ts evalSymbol: medplum's
+ * SymbolAtom.eval with the element keys precomputed). The tree is ours alone, so patching its nodes
+ * touches nothing medplum evaluates elsewhere.
+ */
+function useFastSymbols(atom: Atom): void {
+  const seen = new Set<Atom>();
+  const visitAtom = (a: Atom | undefined): void => {
+    if (!a || typeof a !== 'object' || seen.has(a)) return;
+    seen.add(a);
+    if (a instanceof SymbolAtom) {
+      const name = a.name;
+      (a as { eval: Atom['eval'] }).eval = (context: AtomContext, input: TypedValue[]) => evalSymbol(name, context, input);
+      return;
+    }
+    const node = a as unknown as { child?: Atom; left?: Atom; right?: Atom; expr?: Atom; args?: Atom[] };
+    visitAtom(node.child);
+    visitAtom(node.left);
+    visitAtom(node.right);
+    visitAtom(node.expr);
+    if (Array.isArray(node.args)) for (const arg of node.args) visitAtom(arg);
+  };
+  visitAtom(atom);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
