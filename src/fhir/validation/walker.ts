@@ -103,7 +103,7 @@ function walkObject(obj: Json, index: ChildIndex, path: string, ctx: WalkContext
     walkProperty(value, entry, path, ctx);
   }
   for (const node of index.mustCheckWhenAbsent) {
-    if (keysOf(node).some((k) => obj[k] !== undefined)) continue;
+    if (keysOf(node).some((k) => hasContent(obj[k], index.byKey.get(k)?.type))) continue;
     const where = `${path}.${node.name.replace('[x]', '')}`;
     if (node.owned && node.min > node.baseMin) {
       ctx.issues.push(
@@ -115,6 +115,22 @@ function walkObject(obj: Json, index: ChildIndex, path: string, ctx: WalkContext
       }
     }
   }
+}
+
+/**
+ * Whether a value counts as given for a required element. "" and {} do not: FHIR JSON has no empty
+ * values, and the structural pass (like FHIRPath) reads them as absent without saying so, so for
+ * an element only the walker checks, calling them missing is the one report they get. null and []
+ * count as given here: the structural pass reports a null, walkProperty counts an empty array, and
+ * checkJsonType reports an object given for a primitive.
+ */
+function hasContent(v: unknown, type: string | undefined): boolean {
+  if (v === undefined || v === '') return false;
+  if (isObject(v) && !(type !== undefined && PRIMITIVE_TYPES.has(type))) {
+    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) return true;
+    return false;
+  }
+  return true;
 }
 
 function walkProperty(value: unknown, entry: ChildEntry, path: string, ctx: WalkContext): void {
@@ -167,6 +183,7 @@ function walkProperty(value: unknown, entry: ChildEntry, path: string, ctx: Walk
 }
 
 function visitValue(item: unknown, node: ElementNode, type: string, path: string, ctx: WalkContext): void {
+  checkJsonType(item, node, type, path, ctx);
   if (node.owned) {
     if (node.fixed !== undefined && !deepEqual(item, node.fixed)) {
       ctx.issues.push(issue('error', 'value', `Value must be exactly ${JSON.stringify(node.fixed)} (fixed in ${node.sd.name})`, path));
@@ -187,6 +204,32 @@ function visitValue(item: unknown, node: ElementNode, type: string, path: string
   if (node.constraints.length) checkConstraints(item, node, node.choice ? type : node.evalType, path, ctx);
   const index = childIndexFor(node, type, item, path, ctx);
   if (index) walkObject(item, index, path, ctx);
+}
+
+/**
+ * The JSON types the structural pass lets through (medplum 4.5 reads a number or boolean given for a
+ * datatype as a value with no elements, and an object given for a primitive as the primitive's
+ * extension part): a datatype or resource is a JSON object, a primitive is never one (its id and
+ * extensions go in the `_name` sibling). Strings for datatypes and arrays are reported by that pass.
+ */
+function checkJsonType(item: unknown, node: ElementNode, type: string, path: string, ctx: WalkContext): void {
+  if (PRIMITIVE_TYPES.has(type)) {
+    if (isObject(item)) {
+      const key = node.choice ? `${node.name.slice(0, -3)}${type.charAt(0).toUpperCase()}${type.slice(1)}` : node.name;
+      const sibling = `_${key}`;
+      ctx.issues.push(
+        issue('error', 'structure', `Wrong type for ${node.name.replace('[x]', '')}: FHIR ${type} is a JSON ${primitiveJson(type)}, found a JSON object (a primitive's id and extensions go in ${sibling})`, path),
+      );
+    }
+  } else if (typeof item === 'number' || typeof item === 'boolean') {
+    ctx.issues.push(issue('error', 'structure', `Wrong type for ${node.name.replace('[x]', '')}: FHIR ${type} is a JSON object, found a JSON ${typeof item}`, path));
+  }
+}
+
+function primitiveJson(type: string): string {
+  if (type === 'boolean') return 'boolean';
+  if (type === 'decimal' || type === 'integer' || type === 'positiveInt' || type === 'unsignedInt') return 'number';
+  return 'string';
 }
 
 function childIndexFor(node: ElementNode, type: string, item: Json, path: string, ctx: WalkContext): ChildIndex | undefined {
@@ -335,7 +378,16 @@ function checkBinding(item: unknown, node: ElementNode, type: string, path: stri
     return;
   }
   if (type === 'Coding' || type === 'Quantity') {
-    if (item.code === undefined && item.system === undefined) return;
+    if (item.code === undefined && item.system === undefined) {
+      // A Quantity needs no code; a Coding with nothing but an id or extensions (a data-absent
+      // reason) has nothing coded to judge. A Coding with a display and no code names no concept
+      // from the value set: as for a CodeableConcept with text only, that is not enough.
+      if (type === 'Quantity' || Object.keys(item).every((k) => k === 'id' || k === 'extension')) return;
+      ctx.issues.push(
+        issue('error', 'code-invalid', `No code given (Coding without system and code); a code from the required value set ${vsLabel(exp)} is needed; allowed: ${allowedCodes(exp, true)}`, path),
+      );
+      return;
+    }
     const system = typeof item.system === 'string' ? item.system : undefined;
     const code = typeof item.code === 'string' ? item.code : undefined;
     if (system !== undefined && code !== undefined && exp.codings.has(`${system}|${code}`)) return;

@@ -121,6 +121,27 @@ export const tinyCases: [string, (r: Json) => void, [string, string, string][], 
   ['a required slice missing', (r) => (r.identifier[0].system = 'https://example.org/other'), [['error', 'structure', 'Patient.identifier[0]'], ['error', 'required', 'Patient.identifier']]],
   ['a required element inside a slice (medplum ignores slice children)', (r) => delete r.identifier[0].value, [['error', 'required', 'Patient.identifier[0].value']], /value \(1\.\.1\) in TestPatient/],
   ['a tightened element below a backbone element', (r) => delete r.contact[0].gender, [['error', 'required', 'Patient.contact[0].gender']]],
+  [
+    'a tightened element given as "" (read as absent)',
+    (r) => (r.contact[0].gender = ''),
+    [
+      ['error', 'code-invalid', 'Patient.contact[0].gender'],
+      ['error', 'required', 'Patient.contact[0].gender'],
+    ],
+    /Missing required element gender/,
+  ],
+  [
+    'a primitive given as an object (medplum reads it as the extension part)',
+    (r) => (r.identifier[0].value = {}),
+    [['error', 'structure', 'Patient.identifier[0].value']],
+    /FHIR string is a JSON string, found a JSON object \(a primitive's id and extensions go in _value\)/,
+  ],
+  [
+    'a datatype given as a number (medplum reads it as a value with no elements)',
+    (r) => (r.maritalStatus = 5),
+    [['error', 'structure', 'Patient.maritalStatus']],
+    /FHIR CodeableConcept is a JSON object, found a JSON number/,
+  ],
   ['a profile invariant below a backbone element', (r) => (r.contact[0].name = { given: ['Ana'] }), [['error', 'invariant', 'Patient.contact[0].name']], /tst-1/],
   [
     'every failed invariant of an element, not only the first (medplum stops at the first)',
