@@ -61,42 +61,6 @@ export const patientSuite: Suite<Patient> = {
       expression: 'Patient.identifier',
       message: "slice 'nhsNumber': expected 1..1, but found 2",
     },
-    {
-      name: 'NHS number without a value',
-      change: (r) => delete (r.identifier ?? [])[0].value,
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-1',
-    },
-    {
-      name: 'NHS number of 9 digits',
-      change: (r) => ((r.identifier ?? [])[0].value = '999000001'),
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-1',
-    },
-    {
-      name: 'NHS number with spaces',
-      change: (r) => ((r.identifier ?? [])[0].value = '999 000 0018'),
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-1',
-    },
-    {
-      name: 'NHS number with a wrong check digit',
-      change: (r) => ((r.identifier ?? [])[0].value = '9990000019'),
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-2',
-    },
-    {
-      name: 'NHS number from a BaRS example that fails the check (3478526985)',
-      change: (r) => ((r.identifier ?? [])[0].value = '3478526985'),
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-2',
-    },
-    {
-      name: 'NHS number whose check value would be 10 (1000000010)',
-      change: (r) => ((r.identifier ?? [])[0].value = '1000000010'),
-      expression: 'Patient.identifier[0]',
-      message: 'pp-pat-2',
-    },
     { name: 'no name', change: (r) => delete r.name, expression: 'Patient.name', message: 'Missing required property' },
     {
       name: 'a name without family',
@@ -306,24 +270,6 @@ export const serviceRequestSuite: Suite<ServiceRequest> = {
       change: (r) => r.extension?.push({ url: UAS, valueCode: 'routine' }),
       expression: 'ServiceRequest.extension',
       message: "slice 'urgencyAsSent': expected 0..1, but found 2",
-    },
-    {
-      name: 'urgency-as-sent as a string',
-      change: (r) => (r.extension = r.extension?.map((e) => (e.url === UAS ? { url: UAS, valueString: 'routine' } : e))),
-      expression: 'ServiceRequest.extension[2]',
-      message: 'pp-sr-5',
-    },
-    {
-      name: 'urgency-as-sent asap',
-      change: (r) => (r.extension = r.extension?.map((e) => (e.url === UAS ? { url: UAS, valueCode: 'asap' } : e))),
-      expression: 'ServiceRequest.extension[2]',
-      message: 'pp-sr-5',
-    },
-    {
-      name: 'symptom duration in days',
-      change: (r) => (((r.extension ?? [])[0].valueDuration ?? {}).code = 'd'),
-      expression: 'ServiceRequest.extension[0]',
-      message: 'pp-sr-3',
     },
     {
       name: 'contact method from another code system',
@@ -559,18 +505,8 @@ export const referralBundleSuite: Suite<Bundle> = {
       expression: 'Bundle',
       message: 'bdl-7',
     },
-    {
-      name: 'a reference to a resource not in the Bundle',
-      change: (r) => {
-        const sr = entryOf(r, 'ServiceRequest')?.resource as ServiceRequest;
-        sr.performer = [{ reference: 'urn:uuid:30000000-0000-5000-8000-000000000000' }];
-      },
-      expression: 'Bundle',
-      message: 'pp-bun-7',
-    },
   ],
 };
-
 
 // biome-ignore lint: the suites differ in resource type
 export const suites: Suite<any>[] = [
@@ -582,4 +518,102 @@ export const suites: Suite<any>[] = [
   questionnaireResponseSuite,
   flagSuite,
   referralBundleSuite,
+];
+
+/**
+ * One-field variants that a pp- invariant used to reject, dropped because the validator
+ * (src/fhir/validator.ts) already says so with its own checks: the NHS number check (pp-pat-1/2),
+ * urn:uuid references resolved inside the Bundle (pp-bun-7), and the extension definitions with their
+ * cardinalities, fixed values and required bindings (pp-sr-3/5). medplum's validateResource alone accepts them now;
+ * test/unit/fhir/dropped-invariants.test.ts proves that the validator rejects each of them.
+ */
+export interface DroppedInvariantCase<T> {
+  suite: Suite<T>;
+  invariant: string;
+  name: string;
+  change: (r: T) => void;
+  /** where the invariant reported it */
+  expression: string;
+}
+
+/** Typed by its suite, stored untyped (the cases differ in resource type). */
+function dropped<T>(c: DroppedInvariantCase<T>): DroppedInvariantCase<any> {
+  return c as DroppedInvariantCase<any>;
+}
+
+// biome-ignore lint: the suites differ in resource type
+export const droppedInvariantCases: DroppedInvariantCase<any>[] = [
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number without a value',
+    change: (r) => delete (r.identifier ?? [])[0].value,
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-1',
+  }),
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number of 9 digits',
+    change: (r) => ((r.identifier ?? [])[0].value = '999000001'),
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-1',
+  }),
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number with spaces',
+    change: (r) => ((r.identifier ?? [])[0].value = '999 000 0018'),
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-1',
+  }),
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number with a wrong check digit',
+    change: (r) => ((r.identifier ?? [])[0].value = '9990000019'),
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-2',
+  }),
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number from a BaRS example that fails the check (3478526985)',
+    change: (r) => ((r.identifier ?? [])[0].value = '3478526985'),
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-2',
+  }),
+  dropped({
+    suite: patientSuite,
+    name: 'NHS number whose check value would be 10 (1000000010)',
+    change: (r) => ((r.identifier ?? [])[0].value = '1000000010'),
+    expression: 'Patient.identifier[0]',
+    invariant: 'pp-pat-2',
+  }),
+  dropped({
+    suite: serviceRequestSuite,
+    name: 'urgency-as-sent as a string',
+    change: (r) => (r.extension = r.extension?.map((e) => (e.url === UAS ? { url: UAS, valueString: 'routine' } : e))),
+    expression: 'ServiceRequest.extension[2]',
+    invariant: 'pp-sr-5',
+  }),
+  dropped({
+    suite: serviceRequestSuite,
+    name: 'urgency-as-sent asap',
+    change: (r) => (r.extension = r.extension?.map((e) => (e.url === UAS ? { url: UAS, valueCode: 'asap' } : e))),
+    expression: 'ServiceRequest.extension[2]',
+    invariant: 'pp-sr-5',
+  }),
+  dropped({
+    suite: serviceRequestSuite,
+    name: 'symptom duration in days',
+    change: (r) => (((r.extension ?? [])[0].valueDuration ?? {}).code = 'd'),
+    expression: 'ServiceRequest.extension[0]',
+    invariant: 'pp-sr-3',
+  }),
+  dropped({
+    suite: referralBundleSuite,
+    name: 'a reference to a resource not in the Bundle',
+    change: (r) => {
+      const sr = entryOf(r, 'ServiceRequest')?.resource as ServiceRequest;
+      sr.performer = [{ reference: 'urn:uuid:30000000-0000-5000-8000-000000000000' }];
+    },
+    expression: 'Bundle',
+    invariant: 'pp-bun-7',
+  }),
 ];
