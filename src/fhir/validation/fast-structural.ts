@@ -33,6 +33,7 @@ import { CachedInvariant } from './invariant-cache.js';
 import {
   getProperty,
   indexOfType,
+  resetTypeCache,
   isEmpty,
   isResourceValue,
   keysOf,
@@ -51,12 +52,23 @@ type Constraint = NonNullable<InternalTypeSchema['constraints']>[number];
 // medplum validation.ts: skippedConstraintKeys (looked up with `in`, as there).
 const SKIPPED: Record<string, boolean> = { 'ele-1': true, 'dom-3': true, 'org-1': true, 'sdf-19': true };
 const UCUM = 'http://unitsofmeasure.org';
+// medplum passes toTypedValue(UCUM) as %ucum
+const UCUM_TYPED: TypedValue = toTypedValue(UCUM);
 const HL7_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const HL7_RESOURCE = `${HL7_SD}Resource`;
 const MEDPLUM_SD = 'https://medplum.com/fhir/StructureDefinition/';
 
+const PRIMITIVE_CODES: ReadonlySet<string> = new Set(['undefined', ...Object.keys(fhirTypeToJsType)]);
+
+/** medplum validation.ts isPrimitiveType (`code in fhirTypeToJsType`, inherited names included) */
 function isPrimitiveType(code: string): boolean {
-  return code === 'undefined' || code in fhirTypeToJsType;
+  return PRIMITIVE_CODES.has(code) || code in Object.prototype;
+}
+
+function isPlainObject(v: unknown): v is Json {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 function structureIssue(path: string, text: string): Issue {
@@ -89,6 +101,13 @@ class CompiledSchema {
   readonly index: SchemaIndex;
   readonly props: { readonly key: string; readonly steps: string[] | undefined; readonly ce: CompiledElement }[] = [];
   readonly constraints: { readonly c: Constraint; readonly inv: CachedInvariant }[];
+  /**
+   * JSON key (with or without `_`) → the prop it may hold a value for, and the props to visit even when
+   * no key of theirs is present (required, or dotted profile paths): with these the crawl of a plain
+   * object visits only what can say something, in medplum's order. undefined: visit every prop.
+   */
+  readonly keyToProp: Map<string, number> | undefined;
+  readonly alwaysVisit: readonly number[];
 
   constructor(
     schema: InternalTypeSchema,
@@ -101,6 +120,21 @@ class CompiledSchema {
     for (const key of Object.keys(schema.elements)) {
       this.props.push({ key, steps: key.includes('.') ? key.split('.') : undefined, ce: element(schema.elements[key]) });
     }
+    const keyToProp = new Map<string, number>();
+    let shared = false;
+    const always: number[] = [];
+    this.props.forEach((prop, i) => {
+      if (prop.steps || prop.ce.el.min > 0) always.push(i);
+      if (prop.steps) return;
+      const keys = prop.ce.keys;
+      for (const k of [...keys.keys, ...keys.extKeys]) {
+        const other = keyToProp.get(k);
+        if (other !== undefined && other !== i) shared = true; // two elements share a key: visit all
+        keyToProp.set(k, i);
+      }
+    });
+    this.keyToProp = shared ? undefined : keyToProp;
+    this.alwaysVisit = always;
     this.constraints = (schema.constraints ?? [])
       .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
       .map((c) => ({ c, inv: invariant(c.expression) }));
@@ -162,10 +196,18 @@ export class FastStructuralPass {
     return cs;
   }
 
+  /** type → compiled schema, for the current pass only (the type map does not change during one) */
+  private readonly byType = new Map<string, CompiledSchema | null>();
+
   /** medplum tryGetDataType(type) (no profile), compiled. */
   schemaOf(type: string): CompiledSchema | undefined {
-    const schema = getAllDataTypes()[type];
-    return schema ? this.compiled(schema) : undefined;
+    let cs = this.byType.get(type);
+    if (cs === undefined) {
+      const index = indexOfType(type);
+      cs = index ? this.compiled(index.schema) : null;
+      this.byType.set(type, cs);
+    }
+    return cs ?? undefined;
   }
 
   /** medplum getDataType(type): throws the same OperationOutcomeError for an unknown type. */
@@ -180,6 +222,8 @@ export class FastStructuralPass {
    * it throws, what the validator made of the throw (see structural.ts medplumIssues).
    */
   issues(value: Json, type: string): Issue[] {
+    resetTypeCache();
+    this.byType.clear();
     try {
       return new Run(this, { type, value }).validate();
     } catch (e) {
@@ -200,7 +244,7 @@ class Run {
   private readonly root: TypedValue;
   private readonly resources: any[] = [];
   private readonly resourceTyped: (TypedValue | undefined)[] = [];
-  private readonly vars: Record<string, TypedValue> = {};
+  private readonly vars: Record<string, TypedValue> = { '%context': UCUM_TYPED, '%ucum': UCUM_TYPED, '%resource': UCUM_TYPED, '%rootResource': UCUM_TYPED };
   private context: TypedValueWithPath | undefined;
   private readonly variables = (): Record<string, TypedValue> => this.buildVariables();
 
@@ -233,20 +277,22 @@ class Run {
   }
 
   private buildVariables(): Record<string, TypedValue> {
+    // One object per run, always the same four keys (an absent one is undefined, which FHIRPath's
+    // variable lookup treats as not defined, as medplum's missing key).
     const vars = this.vars;
-    for (const k in vars) delete vars[k];
     vars['%context'] = this.context as TypedValue;
-    vars['%ucum'] = toTypedValue(UCUM);
+    vars['%ucum'] = UCUM_TYPED;
     const n = this.resources.length;
+    let resource: TypedValue | undefined;
     if (n > 0) {
-      let tv = this.resourceTyped[n - 1];
-      if (!tv) {
-        tv = toTypedValue(this.resources[n - 1]);
-        this.resourceTyped[n - 1] = tv;
+      resource = this.resourceTyped[n - 1];
+      if (!resource) {
+        resource = toTypedValue(this.resources[n - 1]);
+        this.resourceTyped[n - 1] = resource;
       }
-      vars['%resource'] = tv;
     }
-    if (isResourceValue(this.root.value)) vars['%rootResource'] = this.root;
+    vars['%resource'] = resource as TypedValue;
+    vars['%rootResource'] = (isResourceValue(this.root.value) ? this.root : undefined) as TypedValue;
     return vars;
   }
 
@@ -256,7 +302,24 @@ class Run {
     // getTypedPropertyValue looks the element up in the type map under the value's type: the schema
     // being crawled (unless the map changed), so the crawl's own elements can be used directly.
     const direct = this.pass.schemaOf(obj.type) === cs;
-    for (const prop of cs.props) this.crawlProperty(obj, prop, path, direct);
+    const value = obj.value;
+    if (direct && cs.keyToProp && isPlainObject(value)) {
+      // Only the props a key of the object may hold, plus those that speak when absent, in order.
+      const visit: number[] = cs.alwaysVisit.slice();
+      for (const k in value) {
+        const i = cs.keyToProp.get(k);
+        if (i !== undefined && value[k] !== undefined) {
+          // insertion into the sorted list, without duplicates (`x` and `_x` share a prop)
+          let at = visit.length;
+          while (at > 0 && visit[at - 1] > i) at--;
+          if (at > 0 && visit[at - 1] === i) continue;
+          visit.splice(at, 0, i);
+        }
+      }
+      for (let j = 0; j < visit.length; j++) this.crawlProperty(obj, cs.props[visit[j]], path, true);
+    } else {
+      for (const prop of cs.props) this.crawlProperty(obj, prop, path, direct);
+    }
     this.checkAdditionalProperties(obj, cs, obj.path);
     if (isResource) this.popResource();
   }

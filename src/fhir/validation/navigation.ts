@@ -153,10 +153,23 @@ export function schemaIndex(schema: InternalTypeSchema): SchemaIndex {
   return found;
 }
 
+// medplum's type map only changes when definitions are loaded, never during a validation: lookups
+// are remembered from one resetTypeCache() (called as each structural pass starts) to the next.
+const typeCache = new Map<string, SchemaIndex | null>();
+
+export function resetTypeCache(): void {
+  typeCache.clear();
+}
+
 /** medplum tryGetDataType(type) (no profile) */
 export function indexOfType(type: string): SchemaIndex | undefined {
-  const schema = getAllDataTypes()[type];
-  return schema ? schemaIndex(schema) : undefined;
+  let found = typeCache.get(type);
+  if (found === undefined) {
+    const schema = getAllDataTypes()[type];
+    found = schema ? schemaIndex(schema) : null;
+    typeCache.set(type, found);
+  }
+  return found ?? undefined;
 }
 
 /** medplum fhirpath/utils.ts getTypedPropertyValue(input, name) without a profile. */

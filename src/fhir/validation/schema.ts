@@ -422,10 +422,20 @@ export function indexChildren(node: ElementNode): ChildIndex | undefined {
   return node.index;
 }
 
+const nodeKeys = new WeakMap<ElementNode, readonly string[]>();
+
 /** Every JSON key that carries a value for `node` (for choices: one per type, including types a profile removed). */
-export function keysOf(node: ElementNode): string[] {
-  if (!node.choice) return [node.name];
-  const base = node.name.slice(0, -3);
-  const codes = new Set([...node.types.map((t) => t.code), ...(node.baseTypes ?? [])]);
-  return [...codes].map((c) => base + capitalise(c));
+export function keysOf(node: ElementNode): readonly string[] {
+  let keys = nodeKeys.get(node);
+  if (!keys) {
+    if (!node.choice) {
+      keys = [node.name];
+    } else {
+      const base = node.name.slice(0, -3);
+      const codes = new Set([...node.types.map((t) => t.code), ...(node.baseTypes ?? [])]);
+      keys = [...codes].map((c) => base + capitalise(c));
+    }
+    nodeKeys.set(node, keys);
+  }
+  return keys;
 }
