@@ -299,11 +299,11 @@ class Run {
   private crawlObject(obj: TypedValueWithPath, cs: CompiledSchema, path: string): void {
     const isResource = isResourceValue(obj.value);
     if (isResource) this.pushResource(obj.value);
-    // getTypedPropertyValue looks the element up in the type map under the value's type: the schema
-    // being crawled (unless the map changed), so the crawl's own elements can be used directly.
-    const direct = this.pass.schemaOf(obj.type) === cs;
+    // getTypedPropertyValue looks the element up in the type map under the value's type. Every crawl
+    // here starts from dataType(value.type), remembered for the pass, so that is `cs` itself and the
+    // crawl's own elements can be used directly.
     const value = obj.value;
-    if (direct && cs.keyToProp && isPlainObject(value)) {
+    if (cs.keyToProp && isPlainObject(value)) {
       // Only the props a key of the object may hold, plus those that speak when absent, in order.
       const visit: number[] = cs.alwaysVisit.slice();
       for (const k in value) {
@@ -316,51 +316,47 @@ class Run {
           visit.splice(at, 0, i);
         }
       }
-      for (let j = 0; j < visit.length; j++) this.crawlProperty(obj, cs.props[visit[j]], path, true);
+      for (let j = 0; j < visit.length; j++) this.crawlProperty(obj, cs.props[visit[j]], path);
     } else {
-      for (const prop of cs.props) this.crawlProperty(obj, prop, path, direct);
+      for (const prop of cs.props) this.crawlProperty(obj, prop, path);
     }
     this.checkAdditionalProperties(obj, cs, obj.path);
     if (isResource) this.popResource();
   }
 
-  private crawlProperty(parent: TypedValueWithPath, prop: CompiledSchema['props'][number], parentPath: string, direct: boolean): void {
-    let values: (TypedValueWithPath | TypedValueWithPath[])[];
+  private crawlProperty(parent: TypedValueWithPath, prop: CompiledSchema['props'][number], parentPath: string): void {
     if (prop.steps) {
-      values = this.nestedProperty(parent, prop.steps);
-    } else {
-      const found = direct
-        ? parent.value
-          ? propertyWithPath(parent.value, prop.ce.keys, parent.path, prop.key)
-          : undefined
-        : this.propertyWithPath(parent, prop.key);
-      if (found === undefined) {
-        // medplum: a typed value of type "undefined"; only a required element says anything.
-        if (prop.ce.el.min > 0) this.issues.push(structureIssue(`${parent.path}.${prop.key}`, 'Missing required property'));
-        return;
+      const values = this.nestedProperty(parent, prop.steps);
+      const path = `${parentPath}.${prop.key}`;
+      for (const value of values) if (!this.visitValues(prop.ce, path, value)) break;
+      for (const pv of values) {
+        if (!pv) continue;
+        if (Array.isArray(pv)) {
+          for (const v of pv) this.crawlValue(v, path);
+        } else {
+          this.crawlValue(pv, path);
+        }
       }
-      values = [found];
+      return;
+    }
+    const found = parent.value ? propertyWithPath(parent.value, prop.ce.keys, parent.path, prop.key) : undefined;
+    if (found === undefined) {
+      // medplum: a typed value of type "undefined"; only a required element says anything.
+      if (prop.ce.el.min > 0) this.issues.push(structureIssue(`${parent.path}.${prop.key}`, 'Missing required property'));
+      return;
     }
     const path = `${parentPath}.${prop.key}`;
-    this.visitProperty(prop.ce, path, values);
-    for (const pv of values) {
-      if (!pv) continue;
-      if (Array.isArray(pv)) {
-        for (const v of pv) this.crawlValue(v, path);
-      } else {
-        this.crawlValue(pv, path);
-      }
+    this.visitValues(prop.ce, path, found);
+    if (Array.isArray(found)) {
+      for (let i = 0; i < found.length; i++) this.crawlValue(found[i], path);
+    } else {
+      this.crawlValue(found, path);
     }
   }
 
   private crawlValue(value: TypedValueWithPath, path: string): void {
     if (isPrimitiveType(value.type)) return;
     this.crawlObject(value, this.pass.dataType(value.type), path);
-  }
-
-  private propertyWithPath(input: TypedValueWithPath, name: string): TypedValueWithPath | TypedValueWithPath[] | undefined {
-    const found = this.pass.property(input, name);
-    return found === undefined ? undefined : withPath(found, input.path, name);
   }
 
   /** medplum crawler.ts getNestedProperty(value, key, { withPath: true }) for a dotted key */
@@ -385,50 +381,58 @@ class Run {
     return values;
   }
 
-  /** medplum validation.ts visitProperty (slice counting left out: see the file comment) */
-  private visitProperty(ce: CompiledElement, path: string, propertyValues: (TypedValueWithPath | TypedValueWithPath[])[]): void {
+  /**
+   * One value of medplum validation.ts visitProperty's loop (slice counting left out: see the file
+   * comment). False where medplum returns from visitProperty (no further values are looked at).
+   */
+  private visitValues(ce: CompiledElement, path: string, value: TypedValueWithPath | TypedValueWithPath[]): boolean {
     const element = ce.el;
-    for (const value of propertyValues) {
-      // checkPresence
-      if (!Array.isArray(value) && value.value === undefined) {
-        if (element.min > 0) this.issues.push(structureIssue(value.path, 'Missing required property'));
-        return;
-      }
-      if (Array.isArray(value) && value.length === 0) {
-        this.issues.push(structureIssue(path, 'Invalid empty value'));
-        return;
-      }
-      let values: TypedValueWithPath[];
-      if (element.isArray) {
-        if (!Array.isArray(value)) {
-          this.issues.push(structureIssue(path, 'Expected array of values for property'));
-          return;
-        }
-        values = value;
-      } else {
-        if (Array.isArray(value)) {
-          this.issues.push(structureIssue(path, 'Expected single value for property'));
-          return;
-        }
-        values = [value];
-      }
-      if (values.length < element.min || values.length > element.max) {
-        this.issues.push(
-          structureIssue(
-            element.path,
-            `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${values.length}`,
-          ),
-        );
-      }
-      if (ce.specified && !matchesSpecifiedValue(value, element)) {
-        this.issues.push(structureIssue(path, 'Value did not match expected pattern'));
-      }
-      for (const v of values) {
-        if (ce.constraints.length) this.checkConstraints(v, ce.constraints);
-        if (v.type === 'Reference') this.referenceTypeCheck(v, ce);
-        this.checkPropertyValue(v);
-      }
+    // checkPresence
+    if (!Array.isArray(value) && value.value === undefined) {
+      if (element.min > 0) this.issues.push(structureIssue(value.path, 'Missing required property'));
+      return false;
     }
+    if (Array.isArray(value) && value.length === 0) {
+      this.issues.push(structureIssue(path, 'Invalid empty value'));
+      return false;
+    }
+    let count: number;
+    if (element.isArray) {
+      if (!Array.isArray(value)) {
+        this.issues.push(structureIssue(path, 'Expected array of values for property'));
+        return false;
+      }
+      count = value.length;
+    } else {
+      if (Array.isArray(value)) {
+        this.issues.push(structureIssue(path, 'Expected single value for property'));
+        return false;
+      }
+      count = 1;
+    }
+    if (count < element.min || count > element.max) {
+      this.issues.push(
+        structureIssue(
+          element.path,
+          `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${count}`,
+        ),
+      );
+    }
+    if (ce.specified && !matchesSpecifiedValue(value, element)) {
+      this.issues.push(structureIssue(path, 'Value did not match expected pattern'));
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) this.checkValue(value[i], ce);
+    } else {
+      this.checkValue(value, ce);
+    }
+    return true;
+  }
+
+  private checkValue(v: TypedValueWithPath, ce: CompiledElement): void {
+    if (ce.constraints.length) this.checkConstraints(v, ce.constraints);
+    if (v.type === 'Reference') this.referenceTypeCheck(v, ce);
+    this.checkPropertyValue(v);
   }
 
   private checkConstraints(value: TypedValueWithPath, constraints: CompiledElement['constraints']): void {
@@ -561,13 +565,13 @@ class Run {
   private checkAdditionalProperties(parent: TypedValueWithPath, cs: CompiledSchema, path: string): void {
     const object = parent.value;
     if (!object) return;
-    const properties = cs.elements;
     let choiceOfTypeElements: Record<string, string> | undefined;
     for (const key of Object.keys(object)) {
       if (key === 'resourceType') continue;
       let choiceOfTypeElementName: string | undefined;
-      const underscore = key.startsWith('_');
-      const choice = cs.index.choiceFor(underscore ? key.slice(1) : key);
+      const info = cs.index.keyInfo(key);
+      const underscore = info.underscore;
+      const choice = info.choice;
       if (choice) {
         const found = this.pass.property(parent, choice.testProperty);
         if (found) choiceOfTypeElementName = (underscore ? '_' : '') + choice.elementName;
@@ -604,9 +608,7 @@ class Run {
         choiceOfTypeElements[choiceOfTypeElementName] = key;
         continue;
       }
-      if (!(key in properties) && !(underscore && key.slice(1) in properties)) {
-        this.issues.push(structureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
-      }
+      if (!info.known) this.issues.push(structureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
     }
   }
 }

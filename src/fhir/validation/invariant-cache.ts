@@ -34,10 +34,9 @@ import {
   evalFhirPathTyped,
   parseFhirPath,
   type Atom,
-  type AtomContext,
   type TypedValue,
 } from '@medplum/core';
-import { evalSymbol } from './navigation.js';
+import { symbolEvaluator } from './navigation.js';
 
 /** The outcome of one evaluation, as medplum's validator sees it. */
 export type InvariantOutcome = true | false | { readonly error: unknown };
@@ -317,8 +316,7 @@ function useFastSymbols(atom: Atom): void {
     if (!a || typeof a !== 'object' || seen.has(a)) return;
     seen.add(a);
     if (a instanceof SymbolAtom) {
-      const name = a.name;
-      (a as { eval: Atom['eval'] }).eval = (context: AtomContext, input: TypedValue[]) => evalSymbol(name, context, input);
+      (a as { eval: Atom['eval'] }).eval = symbolEvaluator(a.name);
       return;
     }
     const node = a as unknown as { child?: Atom; left?: Atom; right?: Atom; expr?: Atom; args?: Atom[] };

@@ -91,12 +91,20 @@ export function keysOf(el: InternalSchemaElement): ElementKeys {
   return found;
 }
 
+export interface KeyInfo {
+  readonly underscore: boolean;
+  readonly choice: { readonly testProperty: string; readonly elementName: string } | null;
+  /** the key names an element (or is `_` + one) */
+  readonly known: boolean;
+}
+
 /** Per type schema: its elements looked up by property name, memoised. */
 export class SchemaIndex {
   readonly schema: InternalTypeSchema;
   readonly elements: Record<string, InternalSchemaElement>;
   private readonly byName = new Map<string, ElementKeys | null>();
   private readonly choiceByKey = new Map<string, { testProperty: string; elementName: string } | null>();
+  private readonly keys = new Map<string, KeyInfo>();
 
   constructor(schema: InternalTypeSchema) {
     this.schema = schema;
@@ -120,6 +128,22 @@ export class SchemaIndex {
     }
     found = el ? keysOf(el) : null;
     this.byName.set(name, found);
+    return found;
+  }
+
+  /** What medplum's unknown-property check needs to know about a JSON key of an object of this type. */
+  keyInfo(key: string): KeyInfo {
+    let found = this.keys.get(key);
+    if (!found) {
+      const underscore = key.startsWith('_');
+      found = {
+        underscore,
+        choice: this.choiceFor(underscore ? key.slice(1) : key),
+        // medplum: !(key in properties) && !(key.startsWith('_') && key.slice(1) in properties)
+        known: key in this.elements || (underscore && key.slice(1) in this.elements),
+      };
+      this.keys.set(key, found);
+    }
     return found;
   }
 
@@ -156,9 +180,12 @@ export function schemaIndex(schema: InternalTypeSchema): SchemaIndex {
 // medplum's type map only changes when definitions are loaded, never during a validation: lookups
 // are remembered from one resetTypeCache() (called as each structural pass starts) to the next.
 const typeCache = new Map<string, SchemaIndex | null>();
+/** bumped by resetTypeCache: lookups remembered elsewhere are valid for one epoch only */
+let epoch = 0;
 
 export function resetTypeCache(): void {
   typeCache.clear();
+  epoch++;
 }
 
 /** medplum tryGetDataType(type) (no profile) */
@@ -178,6 +205,47 @@ export function getProperty(input: TypedValue, name: string): TypedValue | Typed
   const ek = indexOfType(input.type)?.lookup(name);
   if (ek) return propertyWithSchema(input.value, ek);
   return getTypedPropertyValueWithoutSchema(input, name);
+}
+
+/**
+ * SymbolAtom.eval for one name, specialised. A plain element name (not `$…`, `%…`, nor a name every
+ * object inherits such as `constructor`) is never found among the variables — FHIRPath contexts hold
+ * only `$this` and the `%` variables — so the variable lookup is skipped, and the element it names is
+ * remembered per context type for the current type-map epoch.
+ */
+export function symbolEvaluator(name: string): (context: AtomContext, input: TypedValue[]) => TypedValue[] {
+  if (name.startsWith('$') || name.startsWith('%') || name in Object.prototype) {
+    return (context, input) => evalSymbol(name, context, input);
+  }
+  let seenEpoch = -1;
+  let seenType = '';
+  let seenKeys: ElementKeys | null | undefined;
+  return (_context, input) => {
+    const out: TypedValue[] = [];
+    for (const e of input) {
+      const v = e.value;
+      if (!v || typeof v !== 'object') continue;
+      if ('resourceType' in v && v.resourceType === name) {
+        out.push(e);
+        continue;
+      }
+      let found: TypedValue | TypedValue[] | undefined;
+      if (seenEpoch !== epoch || seenType !== e.type) {
+        seenEpoch = epoch;
+        seenType = e.type;
+        seenKeys = indexOfType(e.type)?.lookup(name);
+      }
+      if (seenKeys) found = propertyWithSchema(v, seenKeys);
+      else found = getTypedPropertyValueWithoutSchema(e, name);
+      if (found === undefined) continue;
+      if (Array.isArray(found)) {
+        for (const f of found) if (f?.value !== undefined) out.push(f);
+      } else if (found.value !== undefined) {
+        out.push(found);
+      }
+    }
+    return out;
+  };
 }
 
 /**
