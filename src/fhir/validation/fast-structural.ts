@@ -108,6 +108,9 @@ class CompiledSchema {
    */
   readonly keyToProp: Map<string, number> | undefined;
   readonly alwaysVisit: readonly number[];
+  /** alwaysVisit as bits (props 0-31, 32-63) */
+  readonly alwaysLo: number;
+  readonly alwaysHi: number;
 
   constructor(
     schema: InternalTypeSchema,
@@ -135,6 +138,14 @@ class CompiledSchema {
     });
     this.keyToProp = shared ? undefined : keyToProp;
     this.alwaysVisit = always;
+    let lo = 0;
+    let hi = 0;
+    for (const i of always) {
+      if (i < 32) lo |= 1 << i;
+      else if (i < 64) hi |= 1 << (i - 32);
+    }
+    this.alwaysLo = lo;
+    this.alwaysHi = hi;
     this.constraints = (schema.constraints ?? [])
       .filter((c) => c.severity === 'error' && !(c.key in SKIPPED))
       .map((c) => ({ c, inv: invariant(c.expression) }));
@@ -304,19 +315,41 @@ class Run {
     // crawl's own elements can be used directly.
     const value = obj.value;
     if (cs.keyToProp && isPlainObject(value)) {
-      // Only the props a key of the object may hold, plus those that speak when absent, in order.
-      const visit: number[] = cs.alwaysVisit.slice();
-      for (const k in value) {
-        const i = cs.keyToProp.get(k);
-        if (i !== undefined && value[k] !== undefined) {
-          // insertion into the sorted list, without duplicates (`x` and `_x` share a prop)
-          let at = visit.length;
-          while (at > 0 && visit[at - 1] > i) at--;
-          if (at > 0 && visit[at - 1] === i) continue;
-          visit.splice(at, 0, i);
+      // Only the props a key of the object may hold, plus those that speak when absent, in order:
+      // a bit per prop (two 32-bit words, no allocation) when the type has at most 64 of them.
+      if (cs.props.length <= 64) {
+        let lo = cs.alwaysLo;
+        let hi = cs.alwaysHi;
+        for (const k in value) {
+          const i = cs.keyToProp.get(k);
+          if (i === undefined || value[k] === undefined) continue;
+          if (i < 32) lo |= 1 << i;
+          else hi |= 1 << (i - 32);
         }
+        while (lo !== 0) {
+          const bit = lo & -lo;
+          this.crawlProperty(obj, cs.props[31 - Math.clz32(bit)], path);
+          lo ^= bit;
+        }
+        while (hi !== 0) {
+          const bit = hi & -hi;
+          this.crawlProperty(obj, cs.props[63 - Math.clz32(bit)], path);
+          hi ^= bit;
+        }
+      } else {
+        const visit: number[] = cs.alwaysVisit.slice();
+        for (const k in value) {
+          const i = cs.keyToProp.get(k);
+          if (i !== undefined && value[k] !== undefined) {
+            // insertion into the sorted list, without duplicates (`x` and `_x` share a prop)
+            let at = visit.length;
+            while (at > 0 && visit[at - 1] > i) at--;
+            if (at > 0 && visit[at - 1] === i) continue;
+            visit.splice(at, 0, i);
+          }
+        }
+        for (let j = 0; j < visit.length; j++) this.crawlProperty(obj, cs.props[visit[j]], path);
       }
-      for (let j = 0; j < visit.length; j++) this.crawlProperty(obj, cs.props[visit[j]], path);
     } else {
       for (const prop of cs.props) this.crawlProperty(obj, prop, path);
     }

@@ -142,10 +142,28 @@ export class SchemaIndex {
         // medplum: !(key in properties) && !(key.startsWith('_') && key.slice(1) in properties)
         known: key in this.elements || (underscore && key.slice(1) in this.elements),
       };
-      this.keys.set(key, found);
+      // Keys come from the instance: remember only those the type defines, so that objects full of
+      // made-up keys cannot grow the memo.
+      if (found.known || this.isChoiceKey(key)) this.keys.set(key, found);
     }
     return found;
   }
+
+  /** `valueString`, `_valueString`: a key the type's choice elements are stored under. */
+  private isChoiceKey(key: string): boolean {
+    if (!this.choiceKeys) {
+      this.choiceKeys = new Set();
+      for (const name of Object.keys(this.elements)) {
+        if (!name.endsWith('[x]')) continue;
+        const ek = keysOf(this.elements[name]);
+        for (const k of ek.keys) this.choiceKeys.add(k);
+        for (const k of ek.extKeys) this.choiceKeys.add(k);
+      }
+    }
+    return this.choiceKeys.has(key);
+  }
+
+  private choiceKeys: Set<string> | undefined;
 
   /** The `[x]` element a JSON key may be a choice of (medplum validation.ts isChoiceOfType, first half). */
   choiceFor(key: string): { testProperty: string; elementName: string } | null {
@@ -161,7 +179,7 @@ export class SchemaIndex {
         break;
       }
     }
-    this.choiceByKey.set(key, found);
+    if (key in this.elements || this.isChoiceKey(key)) this.choiceByKey.set(key, found);
     return found;
   }
 }
@@ -367,6 +385,8 @@ export function propertyWithSchema(value: any, ce: ElementKeys): TypedValue | Ty
   return { type: typeOf(resultValue, resultType), value: resultValue };
 }
 
+const INDEX = Array.from({ length: 64 }, (_, i) => `[${i}]`);
+
 /** propertyWithSchema followed by crawler.ts withPath, in one step */
 export function propertyWithPath(value: any, ce: ElementKeys, parentPath: string, key: string): TypedValueWithPath | TypedValueWithPath[] | undefined {
   if (!resolve(value, ce)) return undefined;
@@ -376,7 +396,7 @@ export function propertyWithPath(value: any, ce: ElementKeys, parentPath: string
   if (Array.isArray(resultValue)) {
     const out: TypedValueWithPath[] = new Array(resultValue.length);
     for (let i = 0; i < resultValue.length; i++) {
-      out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i], path: `${prefix}[${i}]` };
+      out[i] = { type: typeOf(resultValue[i], resultType), value: resultValue[i], path: prefix + (i < 64 ? INDEX[i] : `[${i}]`) };
     }
     return out;
   }
