@@ -1,7 +1,10 @@
 // The validator every emitted (and received) resource passes before it is stored. Built once at boot
 // by createValidator: R4 core + the platform's profiles, ValueSets and CodeSystems compiled up front,
 // required-binding expansions precomputed. validate() then runs, per resource:
-//   1. medplum's structural validation (structure, cardinality, fixed/pattern, invariants);
+//   1. the structural pass of medplum 4.5 (structure, cardinality, fixed/pattern, primitive formats,
+//      invariants): by default our port of it (validation/fast-structural.ts: same issues, a fraction
+//      of the time, invariants evaluated only when their answer can change), or, with engine
+//      'medplum', medplum's validateTypedValue itself, which the tests keep as the reference;
 //   2. our walk beside the profile (required bindings, NHS number, slicing, what medplum cannot reach);
 //   3. for a Bundle: each entry against its own meta.profile, and urn:uuid references resolved.
 import { loadDataType } from '@medplum/core';

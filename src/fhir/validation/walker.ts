@@ -1,7 +1,8 @@
 // Walks a resource beside its compiled profile and adds what medplum 4.5 does not check:
 // required bindings, the NHS number check digit, slicing (counts, closed slicing, extension slices
-// matched by url), choice types a profile removed, and — below profile backbone elements, inside
-// slices and inside extension definitions, where medplum falls back to the base types — cardinality,
+// matched by url), choice types a profile removed, JSON types medplum lets through (a number for a
+// datatype, an object for a primitive), and — below profile backbone elements, inside slices and
+// inside extension definitions, where medplum falls back to the base types — cardinality,
 // fixed/pattern values and profile-added invariants. It also collects references for the Bundle check.
 import type { Issue } from '../outcomes.js';
 import { issue } from '../outcomes.js';
