@@ -5,15 +5,13 @@ import { type ReferralService, referralView } from '../services/referrals.servic
 import type { AssessmentService } from '../services/assessments.service.js';
 import { checkJsonContentType, decodeUtf8Body } from '../util/json-body.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
-import { parseDateTime } from '../native/formats.js';
+import { ID_PATTERN, parseDateTime } from '../native/formats.js';
 
 export interface NativeRouteDeps {
   referrals: ReferralService;
   assessments: AssessmentService;
   maxBodyBytes: number;
 }
-
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 
 const listQuery = Joi.object({
   status: Joi.string().valid('active', 'on-hold', 'completed', 'cancelled', 'entered-in-error'),
@@ -54,7 +52,7 @@ function describeAllowed(d: Joi.ValidationErrorItem): string {
   return d.type;
 }
 
-const idParam = (name: string) => Joi.object({ [name]: Joi.string().pattern(idPattern).required() });
+const idParam = (name: string) => Joi.object({ [name]: Joi.string().pattern(ID_PATTERN).required() });
 
 export function nativeRoutes({ referrals, assessments, maxBodyBytes }: NativeRouteDeps): ServerRoute[] {
   // The body is read raw (parse: false) so that the store keeps exactly the bytes received and a

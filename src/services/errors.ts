@@ -1,9 +1,7 @@
-/** One problem with a native request: where, what was wrong, what is allowed. */
-export interface Problem {
-  path: string;
-  message: string;
-  allowed?: string;
-}
+import type { Problem } from '../native/problem.js';
+
+/** One problem with a native request: where, what was wrong, what is allowed (one shape for every answer). */
+export type { Problem };
 
 /**
  * The single error type native-API services throw. The errors plugin turns it into the HTTP answer;
