@@ -172,16 +172,19 @@ export class ReferralRepository {
    * creates of one id cannot both succeed: the loser gets IdConflictError.
    */
   async create(record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      try {
-        await trx.insertInto('referrals').values(referralRow(record)).execute();
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new IdConflictError('referral', record.referralId);
-        throw err;
-      }
-      await trx.insertInto('referral_versions').values(versionRow(record, input)).execute();
-      await insertAssessmentRows(trx, assessments);
-    });
+    await this.db.transaction().execute((trx) => this.createIn(trx, record, input, assessments));
+  }
+
+  /** create() inside the caller's transaction (e.g. with the FHIR resources it came from). */
+  async createIn(trx: Transaction<Database>, record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
+    try {
+      await trx.insertInto('referrals').values(referralRow(record)).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new IdConflictError('referral', record.referralId);
+      throw err;
+    }
+    await trx.insertInto('referral_versions').values(versionRow(record, input)).execute();
+    await insertAssessmentRows(trx, assessments);
   }
 
   /**
@@ -190,35 +193,38 @@ export class ReferralRepository {
    * withdrawn, not deleted. An assessment posted on its own is never overwritten by an inline one.
    */
   async update(record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await writeNextVersion(trx, record, input);
-      for (const a of assessments) {
-        const owner = await trx
-          .selectFrom('assessments')
-          .select(['referral_id', 'source', 'content_hash'])
+    await this.db.transaction().execute((trx) => this.updateIn(trx, record, input, assessments));
+  }
+
+  /** update() inside the caller's transaction. */
+  async updateIn(trx: Transaction<Database>, record: ReferralRecord, input: VersionInput, assessments: AssessmentRecord[]): Promise<void> {
+    await writeNextVersion(trx, record, input);
+    for (const a of assessments) {
+      const owner = await trx
+        .selectFrom('assessments')
+        .select(['referral_id', 'source', 'content_hash'])
+        .where('assessment_id', '=', a.assessmentId)
+        .executeTakeFirst();
+      if (!owner) {
+        await insertAssessmentRows(trx, [a]);
+      } else if (owner.referral_id !== a.referralId || (owner.source === 'standalone' && owner.content_hash !== a.contentHash)) {
+        throw new IdConflictError('assessment', a.assessmentId);
+      } else if (owner.source === 'inline') {
+        await trx
+          .updateTable('assessments')
+          .set(withoutKeys(assessmentRow({ ...a, withdrawnInVersion: null }), ['assessment_id', 'received_at']))
           .where('assessment_id', '=', a.assessmentId)
-          .executeTakeFirst();
-        if (!owner) {
-          await insertAssessmentRows(trx, [a]);
-        } else if (owner.referral_id !== a.referralId || (owner.source === 'standalone' && owner.content_hash !== a.contentHash)) {
-          throw new IdConflictError('assessment', a.assessmentId);
-        } else if (owner.source === 'inline') {
-          await trx
-            .updateTable('assessments')
-            .set(withoutKeys(assessmentRow({ ...a, withdrawnInVersion: null }), ['assessment_id', 'received_at']))
-            .where('assessment_id', '=', a.assessmentId)
-            .execute();
-        }
+          .execute();
       }
-      let withdrawn = trx
-        .updateTable('assessments')
-        .set({ withdrawn_in_version: record.version })
-        .where('referral_id', '=', record.referralId)
-        .where('source', '=', 'inline')
-        .where('withdrawn_in_version', 'is', null);
-      if (assessments.length > 0) withdrawn = withdrawn.where('assessment_id', 'not in', assessments.map((a) => a.assessmentId));
-      await withdrawn.execute();
-    });
+    }
+    let withdrawn = trx
+      .updateTable('assessments')
+      .set({ withdrawn_in_version: record.version })
+      .where('referral_id', '=', record.referralId)
+      .where('source', '=', 'inline')
+      .where('withdrawn_in_version', 'is', null);
+    if (assessments.length > 0) withdrawn = withdrawn.where('assessment_id', 'not in', assessments.map((a) => a.assessmentId));
+    await withdrawn.execute();
   }
 
   async list(filters: ListFilters): Promise<ReferralRecord[]> {
@@ -253,10 +259,17 @@ export class ReferralRepository {
    * (its QuestionnaireResponse in the Bundle, its score, any risk it raises): both or neither.
    */
   async createAssessment(record: AssessmentRecord, referralVersion: { record: ReferralRecord; input: VersionInput }): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await insertAssessmentRows(trx, [record]);
-      await writeNextVersion(trx, referralVersion.record, referralVersion.input);
-    });
+    await this.db.transaction().execute((trx) => this.createAssessmentIn(trx, record, referralVersion));
+  }
+
+  /** createAssessment() inside the caller's transaction. */
+  async createAssessmentIn(
+    trx: Transaction<Database>,
+    record: AssessmentRecord,
+    referralVersion: { record: ReferralRecord; input: VersionInput },
+  ): Promise<void> {
+    await insertAssessmentRows(trx, [record]);
+    await writeNextVersion(trx, referralVersion.record, referralVersion.input);
   }
 }
 

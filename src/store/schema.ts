@@ -48,8 +48,59 @@ export interface AssessmentsTable {
   withdrawn_in_version: number | null;
 }
 
+/** The current version of a FHIR resource received at /fhir. */
+export interface FhirResourcesTable {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: string;
+  /** the resource as stored, meta.versionId and meta.lastUpdated included */
+  resource_json: string;
+}
+
+/** Every version of every FHIR resource (the current one included). */
+export type FhirResourceVersionsTable = FhirResourcesTable;
+
+/** One row per (type, identifier system|value): its primary key is the duplicate guard. */
+export interface FhirIdentifiersTable {
+  resource_type: string;
+  system: string;
+  value: string;
+  id: string;
+}
+
+/** One row per indexed search value of a current resource version. */
+export interface FhirSearchIndexTable {
+  resource_type: string;
+  id: string;
+  param: string;
+  system: string | null;
+  value: string;
+  /** dates: the UTC instant range the value covers (ISO-8601, millisecond precision) */
+  low: string | null;
+  high: string | null;
+}
+
+/** The response given to an X-Request-ID, for replay. */
+export interface RequestLogTable {
+  request_id: string;
+  body_hash: string;
+  method: string;
+  url: string;
+  status: number;
+  headers_json: string;
+  body_text: string;
+  content_type: string;
+  created_at: string;
+}
+
 export interface Database {
   referrals: ReferralsTable;
   referral_versions: ReferralVersionsTable;
   assessments: AssessmentsTable;
+  fhir_resources: FhirResourcesTable;
+  fhir_resource_versions: FhirResourceVersionsTable;
+  fhir_identifiers: FhirIdentifiersTable;
+  fhir_search_index: FhirSearchIndexTable;
+  request_log: RequestLogTable;
 }
