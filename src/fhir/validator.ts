@@ -24,6 +24,8 @@ import {
   PLATFORM_CANONICAL_BASE,
   ProfileLoadError,
   readPlatformDefinitions,
+  withExtraDefinitions,
+  type ExtraDefinition,
 } from './validation/platform-definitions.js';
 import { SKIPPED_CONSTRAINTS, StructureRegistry } from './validation/registry.js';
 import { CORE_SD_BASE, StructureError, compileStructure, type CompiledStructure } from './validation/schema.js';
@@ -44,7 +46,15 @@ export interface ValidatorOptions {
    * parsed schemas; 'medplum' calls medplum itself (slower; the reference the tests compare with).
    */
   readonly engine?: ValidatorEngine;
+  /**
+   * StructureDefinitions (with snapshots), ValueSets and CodeSystems to load beside the profiles
+   * folder, e.g. a published IG's profiles that a conformance test validates against. They are
+   * checked like the folder's files; a canonical URL defined in both is a load problem.
+   */
+  readonly extraDefinitions?: readonly ExtraDefinition[];
 }
+
+export type { ExtraDefinition } from './validation/platform-definitions.js';
 
 export type ValidatorEngine = 'fast' | 'medplum';
 
@@ -88,7 +98,7 @@ export function createValidator(opts: ValidatorOptions): FhirValidator {
   const started = performance.now();
   const core = loadCoreDefinitions();
   const problems: string[] = [];
-  const platform = readPlatformDefinitions(opts.profilesDir, problems);
+  const platform = withExtraDefinitions(readPlatformDefinitions(opts.profilesDir, problems), opts.extraDefinitions ?? [], problems);
 
   const terminology = new Terminology();
   for (const vs of core.valueSets) terminology.addValueSet(vs);

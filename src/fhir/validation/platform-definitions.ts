@@ -82,3 +82,48 @@ export function readPlatformDefinitions(dir: string, problems: string[]): Platfo
   }
   return { structures, valueSets, codeSystems };
 }
+
+/** A definition handed to the validator in memory rather than read from the profiles folder. */
+export type ExtraDefinition = StructureDefinition | ValueSet | CodeSystem;
+
+/**
+ * The folder's definitions plus `extra`, each extra named `extra[<i>] <url>` in problems. Same checks
+ * as for files: resourceType, url, and no canonical URL defined twice (across both sources).
+ */
+export function withExtraDefinitions(
+  platform: PlatformDefinitions,
+  extra: readonly ExtraDefinition[],
+  problems: string[],
+): PlatformDefinitions {
+  if (extra.length === 0) return platform;
+  const structures = [...platform.structures];
+  const valueSets = [...platform.valueSets];
+  const codeSystems = [...platform.codeSystems];
+  const urls = new Map<string, string>();
+  for (const list of [structures, valueSets, codeSystems]) {
+    for (const { file, resource } of list) urls.set(`${resource.resourceType} ${resource.url}`, file);
+  }
+  extra.forEach((resource, i) => {
+    const kind = (resource as { resourceType?: unknown }).resourceType;
+    const name = `extra[${i}] ${String(resource.url)}`;
+    if (!KINDS.includes(kind as Kind)) {
+      problems.push(`${name}: expected a StructureDefinition, ValueSet or CodeSystem, found ${JSON.stringify(kind)}`);
+      return;
+    }
+    if (typeof resource.url !== 'string' || resource.url.length === 0) {
+      problems.push(`${name}: ${String(kind)} has no url`);
+      return;
+    }
+    const key = `${String(kind)} ${resource.url}`;
+    const earlier = urls.get(key);
+    if (earlier) {
+      problems.push(`${name}: ${String(kind)} url ${resource.url} is also defined in ${earlier}`);
+      return;
+    }
+    urls.set(key, name);
+    if (resource.resourceType === 'StructureDefinition') structures.push({ file: name, resource });
+    else if (resource.resourceType === 'ValueSet') valueSets.push({ file: name, resource });
+    else codeSystems.push({ file: name, resource });
+  });
+  return { structures, valueSets, codeSystems };
+}
