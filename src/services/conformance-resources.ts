@@ -97,6 +97,20 @@ export class ConformanceResources {
     return [...this.byType.keys()].sort();
   }
 
+  /**
+   * The resource profiles held (StructureDefinitions with kind resource and derivation constraint),
+   * canonical URLs grouped by the type they constrain: CapabilityStatement `supportedProfile`.
+   */
+  profilesByType(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const { resource: sd } of this.byType.get('StructureDefinition') ?? []) {
+      if (sd.kind !== 'resource' || sd.derivation !== 'constraint') continue;
+      if (typeof sd.type !== 'string' || typeof sd.url !== 'string') continue;
+      out.set(sd.type, [...(out.get(sd.type) ?? []), sd.url]);
+    }
+    return out;
+  }
+
   /** A copy of the resource `type`/`id`, or undefined. */
   read(type: string, id: string): Json | undefined {
     const found = this.byType.get(type)?.find((e) => e.resource.id === id);

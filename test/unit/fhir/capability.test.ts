@@ -4,8 +4,8 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/
 import { beforeAll, describe, expect, it, test } from 'vitest';
 import { buildCapabilityStatement, routeMetaFromTable, type CapabilityInput, type FhirRouteMeta } from '../../../src/fhir/capability.js';
 import type { FhirValidator } from '../../../src/fhir/validator.js';
-import { CONFORMANCE_TYPES } from '../../../src/services/conformance-resources.js';
-import { projectValidator } from './helpers.js';
+import { CONFORMANCE_TYPES, ConformanceResources } from '../../../src/services/conformance-resources.js';
+import { PROFILES_DIR, PROJECT_ROOT, projectValidator } from './helpers.js';
 
 const CS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/CapabilityStatement';
 const PP = 'https://fhir.painplatform.uk/StructureDefinition/';
@@ -84,6 +84,16 @@ function input(routes = realisticRoutes()): CapabilityInput {
   };
 }
 
+/** The same routes with what profiles/ actually holds, as the lead wires it. */
+function servedInput(): CapabilityInput {
+  const served = ConformanceResources.load(PROFILES_DIR, `${PROJECT_ROOT}/mappings/conceptmaps`);
+  return {
+    ...input(),
+    supportedProfiles: served.profilesByType(),
+    messaging: { definitions: served.all('MessageDefinition').map((m) => String(m.url)) },
+  };
+}
+
 function resource(cs: CapabilityStatement, type: string): CapabilityStatementRestResource | undefined {
   return cs.rest?.[0].resource?.find((r) => r.type === type);
 }
@@ -109,6 +119,7 @@ describe('validates against base R4', () => {
     ['the realistic route list', input()],
     ['no messaging', { ...input(), messaging: undefined }],
     ['no implementation URL', { ...input(), implementationUrl: undefined }],
+    ['the profiles and MessageDefinitions actually served', servedInput()],
     ['only the metadata route', { ...input([{ interaction: 'capabilities' }]), messaging: undefined }],
   ])('%s', (_n, given) => {
     expect(errors(validator, buildCapabilityStatement(given))).toEqual([]);

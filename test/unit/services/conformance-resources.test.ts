@@ -69,6 +69,19 @@ describe('loading the real folders', () => {
   });
 });
 
+describe('profilesByType', () => {
+  const PP = 'https://fhir.painplatform.uk/StructureDefinition/';
+  it('groups the resource profiles by the type they constrain; extensions are not resource profiles', () => {
+    const byType = served.profilesByType();
+    expect(byType.get('ServiceRequest')).toEqual([`${PP}PainPlatform-Inbound-ServiceRequest`, `${PP}PainPlatform-ServiceRequest`]);
+    expect(byType.get('Bundle')).toContain(`${PP}PainPlatform-ReferralBundle`);
+    expect(byType.has('Extension')).toBe(false);
+    const all = [...byType.values()].flat();
+    const resourceProfiles = served.all('StructureDefinition').filter((sd) => sd.kind === 'resource').map((sd) => sd.url);
+    expect([...all].sort()).toEqual([...resourceProfiles].sort());
+  });
+});
+
 describe('read', () => {
   test.each([
     ['Questionnaire', 'phq-9', PHQ9_URL],
