@@ -202,3 +202,19 @@ export function requiredBindings(structures: readonly StructureDefinition[]): Ma
 }
 
 export { HL7_SD };
+
+/**
+ * The release's examples of the given resource types (file name `UKCore-<Type>-…`), as JSON. The
+ * converter carries XML comments over as `fhir_comments`, which is not FHIR content: dropped.
+ */
+export function readExamples(release: UkCoreRelease, types: readonly string[]): [file: string, resource: { resourceType: string }][] {
+  const dir = join(release.dir, 'examples');
+  const out: [string, { resourceType: string }][] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const type = /^UKCore-([A-Za-z]+)-.*\.xml$/.exec(file)?.[1];
+    if (!type || !types.includes(type)) continue;
+    const json = JSON.stringify(readXml(join(dir, file)));
+    out.push([file, JSON.parse(json, (key, value: unknown) => (key === 'fhir_comments' ? undefined : value))]);
+  }
+  return out;
+}
