@@ -7,7 +7,7 @@ import type { OperationOutcome } from 'fhir/r4.js';
 import { Fhir } from 'fhir';
 import { ConvertToJs } from 'fhir/convertToJs.js';
 import { ConvertToXml } from 'fhir/convertToXml.js';
-import { badRequest, issue, operationOutcome, OutcomeError } from './outcomes.js';
+import { badRequest, issue, notAcceptable, operationOutcome, OutcomeError } from './outcomes.js';
 import { NativeApiError } from '../services/errors.js';
 import { decodeUtf8Body, parseJsonBody } from '../util/json-body.js';
 import { jsonLocator, jsonSyntaxError, locateInJson, positionAt } from './json-locations.js';
@@ -30,10 +30,6 @@ const ACCEPTED_REQUEST_TYPES = Object.keys(REQUEST_TYPES);
 const FORMAT_PARAMETER: Readonly<Record<string, FhirFormat>> = { json: 'json', xml: 'xml', ...REQUEST_TYPES };
 const SUPPORTED_RESPONSE_TYPES = [FHIR_JSON, FHIR_XML, 'application/json', 'application/xml', 'text/xml'];
 
-// 406 is not one of outcomes.ts's named outcomes yet: built here with the generic helpers.
-function notAcceptable(text: string): OutcomeError {
-  return new OutcomeError(operationOutcome([issue('error', 'not-supported', text)], 'not-acceptable'), 406);
-}
 
 function splitMediaType(value: string): { type: string; params: Record<string, string> } {
   const [type = '', ...rest] = value.split(';');
@@ -96,13 +92,13 @@ export function responseFormat(accept: string | undefined, format: string | unde
     const { type } = splitMediaType(format.replace(/ /g, '+'));
     const chosen = FORMAT_PARAMETER[type];
     if (chosen) return chosen;
-    throw notAcceptable(`_format ${JSON.stringify(format)} is not supported; use json, xml, or one of ${SUPPORTED_RESPONSE_TYPES.join(', ')}`);
+    throw new OutcomeError(notAcceptable(`_format ${JSON.stringify(format)} is not supported; use json, xml, or one of ${SUPPORTED_RESPONSE_TYPES.join(', ')}`));
   }
   if (accept === undefined || accept.trim() === '') return fallback;
   const q = qualityOf(accept);
   const top = Math.max(0, ...q.values());
   if (top <= 0) {
-    throw notAcceptable(`Accept ${accept.trim()} names nothing this server sends; accept one of ${SUPPORTED_RESPONSE_TYPES.join(', ')}`);
+    throw new OutcomeError(notAcceptable(`Accept ${accept.trim()} names nothing this server sends; accept one of ${SUPPORTED_RESPONSE_TYPES.join(', ')}`));
   }
   // Equal preference: keep the request's own format (or json).
   if (q.get(fallback) === top) return fallback;

@@ -18,6 +18,9 @@ const NOT_FOUND_ID = 'not-found';
 const INVALID_ID = 'invalid';
 const BAD_REQUEST_ID = 'bad-request';
 const CONFLICT_ID = 'conflict';
+const METHOD_NOT_ALLOWED_ID = 'method-not-allowed';
+const NOT_ACCEPTABLE_ID = 'not-acceptable';
+const PRECONDITION_FAILED_ID = 'precondition-failed';
 const UNSUPPORTED_MEDIA_TYPE_ID = 'unsupported-media-type';
 const TOO_LARGE_ID = 'too-large';
 const SERVER_ERROR_ID = 'server-error';
@@ -27,7 +30,10 @@ const STATUS_BY_ID: Readonly<Record<string, number>> = {
   [CREATED_ID]: 201,
   [BAD_REQUEST_ID]: 400,
   [NOT_FOUND_ID]: 404,
+  [METHOD_NOT_ALLOWED_ID]: 405,
+  [NOT_ACCEPTABLE_ID]: 406,
   [CONFLICT_ID]: 409,
+  [PRECONDITION_FAILED_ID]: 412,
   [TOO_LARGE_ID]: 413,
   [UNSUPPORTED_MEDIA_TYPE_ID]: 415,
   [INVALID_ID]: 422,
@@ -104,6 +110,23 @@ export function badRequest(text: string, expression?: string | readonly string[]
 /** 409, e.g. a duplicate submission or a version clash. */
 export function conflict(text: string): OperationOutcome {
   return operationOutcome([issue('error', 'conflict', text)], CONFLICT_ID);
+}
+
+/** 405: the path exists but not with this method. `allowed` lists the methods it takes. */
+export function methodNotAllowed(method: string, path: string, allowed?: readonly string[]): OperationOutcome {
+  let text = `${method.toUpperCase()} is not supported on ${path}`;
+  if (allowed && allowed.length > 0) text += `; allowed: ${allowed.join(', ')}`;
+  return operationOutcome([issue('error', 'not-supported', text)], METHOD_NOT_ALLOWED_ID);
+}
+
+/** 406: nothing the client accepts (Accept, `_format`) can be sent. */
+export function notAcceptable(text: string): OperationOutcome {
+  return operationOutcome([issue('error', 'not-supported', text)], NOT_ACCEPTABLE_ID);
+}
+
+/** 412, e.g. a stale If-Match or an If-None-Exist matching several resources. */
+export function preconditionFailed(text: string, expression?: string | readonly string[]): OperationOutcome {
+  return operationOutcome([issue('error', 'conflict', text, expression)], PRECONDITION_FAILED_ID);
 }
 
 /** 415. */

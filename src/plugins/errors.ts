@@ -2,6 +2,7 @@ import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { STATUS_CODES } from 'node:http';
 import Boom from '@hapi/boom';
 import { NativeApiError } from '../services/errors.js';
+import { isFhirPath } from './fhir-http.js';
 
 // One place turns every failure into the native API's error body:
 // { statusCode, error, message, problems: [{ path, message, allowed }] }.
@@ -32,6 +33,8 @@ export const errorsPlugin: Plugin<void> = {
   name: 'native-errors',
   register(server) {
     server.ext('onPreResponse', (request: Request, h: ResponseToolkit) => {
+      // /fhir answers are OperationOutcomes, written by the fhir-http plugin.
+      if (isFhirPath(request.path)) return h.continue;
       const response = request.response;
       if (response instanceof NativeApiError) {
         const r = h.response(body(response.status, response.message, response.problems)).code(response.status);
