@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource, StructureDefinition } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import type { NativeReferral } from '../../src/native/types.js';
-import { createValidator, type FhirValidator, type Issue } from '../../src/fhir/validator.js';
+import { createValidator, ProfileLoadError, type FhirValidator, type Issue } from '../../src/fhir/validator.js';
 import { decisionOf, mappings, readJson, scenarios } from '../unit/mapping/helpers.js';
 import { loadUkCore, readExamples, type UkCoreDefinitions, type UkCoreRelease } from './uk-core/definitions.js';
 
@@ -398,3 +398,36 @@ for (const release of RELEASES) {
     });
   });
 }
+
+// The validator option this suite relies on: extra definitions are checked like the profiles folder's.
+describe('createValidator({ extraDefinitions })', () => {
+  const profilesDir = join(PROJECT_ROOT, 'profiles');
+  const problemsOf = (extra: unknown[]): readonly string[] => {
+    try {
+      createValidator({ profilesDir, extraDefinitions: extra as never });
+    } catch (e) {
+      if (e instanceof ProfileLoadError) return e.problems;
+      throw e;
+    }
+    return [];
+  };
+  const patientProfile = readJson<StructureDefinition>(join(profilesDir, 'StructureDefinition-PainPlatform-Patient.json'));
+
+  test.each([
+    ['a canonical URL the profiles folder defines', [patientProfile], /^extra\[0\] .*also defined in StructureDefinition-PainPlatform-Patient\.json$/],
+    ['a resource that is no definition', [{ resourceType: 'Patient', url: 'https://example.org/x' }], /^extra\[0\] .*expected a StructureDefinition, ValueSet or CodeSystem/],
+    ['a definition without url', [{ resourceType: 'ValueSet', status: 'active' }], /^extra\[0\] .*ValueSet has no url$/],
+    ['a StructureDefinition without snapshot', [{ ...patientProfile, url: 'https://example.org/P', snapshot: undefined }], /has no snapshot/],
+    ['the same URL twice', [{ resourceType: 'ValueSet', url: 'https://example.org/vs', status: 'active' }, { resourceType: 'ValueSet', url: 'https://example.org/vs', status: 'active' }], /^extra\[1\] .*also defined in extra\[0\]/],
+  ])('refuses %s', (_what, extra, message) => {
+    const problems = problemsOf(extra);
+    expect(problems.some((p) => message.test(p)), problems.join('\n')).toBe(true);
+  });
+
+  it('accepts none (the default) and validates as without the option', () => {
+    const patient = sample('Patient');
+    expect(createValidator({ profilesDir, extraDefinitions: [] }).validate(structuredClone(patient))).toEqual(
+      createValidator({ profilesDir }).validate(structuredClone(patient)),
+    );
+  });
+});
