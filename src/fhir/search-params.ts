@@ -349,8 +349,11 @@ export const MAX_COUNT = 100;
 const RESULT_PARAMS = ['_count', '_offset'];
 const IGNORED_PARAMS = new Set(['_format', '_pretty']);
 
-/** 400 for a bad query parameter; the text names the parameter and says what is accepted. */
-function refuse(text: string, _param: string): never {
+/**
+ * 400 for a bad query parameter. The text names the parameter and says what is accepted; no
+ * `expression`, as a query parameter is not a FHIRPath location in a resource.
+ */
+function refuse(text: string): never {
   throw new OutcomeError(badRequest(text), 400);
 }
 
@@ -397,11 +400,11 @@ function splitAlternatives(text: string): string[] {
 function parseToken(raw: string, param: string): TokenValue {
   const parts = splitEscaped(raw, '|');
   if (parts.length === 1) {
-    if (parts[0] === '') refuse(`Search parameter ${param} has an empty value; give code, system|code, |code or system|`, param);
+    if (parts[0] === '') refuse(`Search parameter ${param} has an empty value; give code, system|code, |code or system|`);
     return { code: parts[0] };
   }
   if (parts.length !== 2 || (parts[0] === '' && parts[1] === '')) {
-    refuse(`Search parameter ${param} value "${raw}" is not a token; give code, system|code, |code or system| (escape a literal | as \\|)`, param);
+    refuse(`Search parameter ${param} value "${raw}" is not a token; give code, system|code, |code or system| (escape a literal | as \\|)`);
   }
   const [system, codePart] = parts;
   const token: TokenValue = { system: system === '' ? null : system };
@@ -413,26 +416,25 @@ function parseDate(raw: string, param: string): DateValue {
   const prefixed = /^[a-z]{2}/.test(raw) ? raw.slice(0, 2) : undefined;
   const prefix = (prefixed ?? 'eq') as DatePrefix;
   if (prefixed && !DATE_PREFIXES.includes(prefix)) {
-    refuse(`Search parameter ${param} has unknown date prefix "${prefixed}"; allowed prefixes: ${DATE_PREFIXES.join(', ')}`, param);
+    refuse(`Search parameter ${param} has unknown date prefix "${prefixed}"; allowed prefixes: ${DATE_PREFIXES.join(', ')}`);
   }
   const range = dateRange(prefixed ? raw.slice(2) : raw);
   if (!range) {
     refuse(
       `Search parameter ${param} value "${raw}" is not a date; give [prefix]YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.sss]][Z|±hh:mm], prefix one of ${DATE_PREFIXES.join(', ')}`,
-      param,
     );
   }
   return { prefix, ...range };
 }
 
 function parseReference(raw: string, def: SearchParamDef): string {
-  if (raw === '') refuse(`Search parameter ${def.name} has an empty value; give ${def.canonical ? 'a canonical URL' : 'Type/id or id'}`, def.name);
+  if (raw === '') refuse(`Search parameter ${def.name} has an empty value; give ${def.canonical ? 'a canonical URL' : 'Type/id or id'}`);
   if (def.canonical) return raw;
   const targets = def.targets ?? [];
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(raw) && targets.length === 1) return `${targets[0]}/${raw}`;
   const key = referenceKey(raw);
   if (!key || !targets.includes(key.split('/')[0])) {
-    refuse(`Search parameter ${def.name} value "${raw}" is not a reference to ${targets.join(' or ')}; give ${targets[0]}/{id} or {id}`, def.name);
+    refuse(`Search parameter ${def.name} value "${raw}" is not a reference to ${targets.join(' or ')}; give ${targets[0]}/{id} or {id}`);
   }
   return key;
 }
@@ -440,13 +442,13 @@ function parseReference(raw: string, def: SearchParamDef): string {
 function paging(query: Record<string, string | string[]>): { count: number; offset: number } {
   const single = (name: string): string | undefined => {
     const v = query[name];
-    if (Array.isArray(v)) refuse(`Search parameter ${name} is given more than once; give it once`, name);
+    if (Array.isArray(v)) refuse(`Search parameter ${name} is given more than once; give it once`);
     return v;
   };
   const integer = (name: string, fallback: number): number => {
     const v = single(name);
     if (v === undefined) return fallback;
-    if (!/^\d{1,9}$/.test(v)) refuse(`Search parameter ${name} value "${v}" is not a whole number; give an integer ≥ 0`, name);
+    if (!/^\d{1,9}$/.test(v)) refuse(`Search parameter ${name} value "${v}" is not a whole number; give an integer ≥ 0`);
     return Number(v);
   };
   // _count above the maximum is clamped rather than refused, as FHIR servers commonly do.
@@ -472,27 +474,15 @@ export function parseSearchQuery(resourceType: string, query: Record<string, str
     const [name, modifier, chainedWrong] = key.split(/[:.]/);
     const def = defs.find((d) => d.name === name);
     if (!def) {
-      throw new OutcomeError(
-        operationOutcome(
-          [
-            issue(
-              'error',
-              'not-supported',
-              `Unknown search parameter "${key}" for ${resourceType}; supported: ${supportedNames(defs).join(', ')}, _count, _offset`,
-              key,
-            ),
-          ],
-          'bad-request',
-        ),
-        400,
-      );
+      const text = `Unknown search parameter "${key}" for ${resourceType}; supported: ${supportedNames(defs).join(', ')}, _count, _offset`;
+      throw new OutcomeError(operationOutcome([issue('error', 'not-supported', text)], 'bad-request'), 400);
     }
     if (chainedWrong !== undefined || (modifier !== undefined && !(modifier === 'identifier' && def.chainIdentifier))) {
-      refuse(`Search parameter "${key}" has an unsupported modifier or chain; supported: ${supportedNames(defs).join(', ')}`, key);
+      refuse(`Search parameter "${key}" has an unsupported modifier or chain; supported: ${supportedNames(defs).join(', ')}`);
     }
     for (const raw of Array.isArray(rawValue) ? rawValue : [rawValue]) {
       const alternatives = splitAlternatives(raw);
-      if (raw === '' || alternatives.some((a) => a === '')) refuse(`Search parameter ${key} has an empty value; give a value (comma separates alternatives)`, key);
+      if (raw === '' || alternatives.some((a) => a === '')) refuse(`Search parameter ${key} has an empty value; give a value (comma separates alternatives)`);
       if (modifier === 'identifier') {
         criteria.push({ kind: 'identifier-of-reference', param: def.name, target: def.targets?.[0] ?? 'Patient', values: alternatives.map((a) => parseToken(a, key)) });
       } else if (def.name === '_id') {
@@ -504,7 +494,7 @@ export function parseSearchQuery(resourceType: string, query: Record<string, str
       } else if (def.type === 'reference') {
         criteria.push({ kind: 'reference', param: def.name, values: alternatives.map((a) => parseReference(a, def)) });
       } else {
-        refuse(`Search parameter ${key} cannot be searched here`, key);
+        refuse(`Search parameter ${key} cannot be searched here`);
       }
     }
   }

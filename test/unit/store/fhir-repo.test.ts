@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DuplicateIdentifierError, FhirRepository, ResourceExistsError, VersionConflictError, type StoredResource } from '../../../src/store/fhir.repo.js';
 import { parseSearchQuery } from '../../../src/fhir/search-params.js';
 import type { Store } from '../../../src/store/db.js';
-import { dialects } from '../../support/app.js';
-import { openTestStore } from './store-fixture.js';
+import { dialects, openTestStore } from './store-fixture.js';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 const R = 'https://fhir.painplatform.uk/Id/referral-id';

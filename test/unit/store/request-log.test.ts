@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuplicateRequestIdError, RequestLog, type LoggedResponse } from '../../../src/store/request-log.repo.js';
 import { FhirRepository } from '../../../src/store/fhir.repo.js';
 import type { Store } from '../../../src/store/db.js';
-import { dialects } from '../../support/app.js';
-import { openTestStore } from './store-fixture.js';
+import { dialects, openTestStore } from './store-fixture.js';
 
 const entry = (requestId: string, overrides: Partial<LoggedResponse> = {}): LoggedResponse => ({
   requestId,

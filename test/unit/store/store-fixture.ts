@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openStore, type Store } from '../../../src/store/db.js';
-import { postgresUrl, type DialectName } from '../../support/app.js';
+
+// As in test/support/app.ts, restated so that store tests do not load the whole server.
+export const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export type DialectName = 'sqlite' | 'postgres';
+export const dialects: DialectName[] = ['sqlite', 'postgres'];
 
 export async function openTestStore(dialect: DialectName): Promise<Store> {
   if (dialect === 'sqlite') return openStore(`sqlite:${join(mkdtempSync(join(tmpdir(), 'pp-store-')), 'store.db')}`);
