@@ -114,6 +114,29 @@ export function validateResponse(
 }
 
 /**
+ * The issues for a `questionnaire` canonical that resolves to no Questionnaire: an error when the
+ * canonical names another resource type (e.g. a ValueSet URL), and the not-found issue itself. The
+ * HL7 Java validator makes not-found a warning (its test cases expect no error: the response is then
+ * not checked against anything); the front door, which only takes responses to our Questionnaires,
+ * passes `severity: 'error'`.
+ */
+export function unresolvedQuestionnaire(
+  canonical: string,
+  opts: { base?: string; severity?: 'error' | 'warning'; known?: readonly string[] } = {},
+): Issue[] {
+  const at = `${opts.base ?? 'QuestionnaireResponse'}.questionnaire`;
+  const out: Issue[] = [];
+  const segments = canonical.split('|')[0].split('/');
+  const type = segments.length >= 2 ? segments[segments.length - 2] : undefined;
+  if (type && /^[A-Z][A-Za-z]+$/.test(type) && type !== 'Questionnaire') {
+    out.push(issue('error', 'invalid', `questionnaire ${canonical} names a ${type}, not a Questionnaire`, at));
+  }
+  const known = opts.known?.length ? `; known Questionnaires: ${opts.known.join(', ')}` : '';
+  out.push(issue(opts.severity ?? 'warning', 'not-found', `Questionnaire ${canonical} could not be resolved, so the answers were not checked against it${known}`, at));
+  return out;
+}
+
+/**
  * The totals a Questionnaire defines, recomputed from the answers of `qr`: for each total item (a
  * readOnly item with an SDC calculatedExpression, or our instruments' known total linkIds), the sum of
  * the weights (ordinalValue / itemWeight, on the answerOption or its valueCoding) of the answers to
