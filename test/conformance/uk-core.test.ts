@@ -133,7 +133,10 @@ interface Mutation {
   readonly mutate: (r: Json) => void;
   /** the FHIRPath an error must carry (exactly, or matching the pattern) */
   readonly at: string | RegExp;
-  /** true when base R4 allows it, i.e. only the UK Core profile forbids it (checked too) */
+  /**
+   * true when base R4 allows it, i.e. only the UK Core profile forbids it (checked too). Errors in a
+   * UK Core extension's value are false: its definition applies by url, against base R4 as well.
+   */
   readonly ukCoreOnly: boolean;
   /** releases where the rule cannot be checked (a stated exclusion): the case then expects no error */
   readonly excludedIn?: Readonly<Record<string, string>>;
@@ -272,11 +275,11 @@ const EXAMPLE_ERRORS: Record<string, Record<string, string>> = {
   },
   'UKCore-Patient-RichardSmith-Example.xml': {
     'Patient.extension[1].extension[1].value.ofType(Timing).repeat.period':
-      'the fhir npm XML converter leaves a decimal inside a nested extension\'s Timing as a JSON string (conversion artefact)',
+      'the fhir npm XML→JSON converter writes this decimal (Timing.repeat.period = 1) as the JSON string "1" (conversion artefact)',
   },
   'UKCore-Patient-Extension-ContactPreference-Example.xml': {
     'Patient.extension[0].extension[1].value.ofType(Timing).repeat.period':
-      'the fhir npm XML converter leaves a decimal inside a nested extension\'s Timing as a JSON string (conversion artefact)',
+      'the fhir npm XML→JSON converter writes this decimal (Timing.repeat.period = 1) as the JSON string "1" (conversion artefact)',
   },
 };
 
