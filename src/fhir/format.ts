@@ -132,6 +132,8 @@ function decode(raw: Buffer | string): string {
       throw err;
     }
   }
+  // Neither JSON nor XML 1.0 allows a raw NUL anywhere; ASCII text sent as UTF-16 is full of them.
+  if (text.includes('\u0000')) throw invalidBody('The body contains NUL characters (UTF-16?); send UTF-8 encoded FHIR JSON or XML');
   // A byte order mark is allowed (RFC 8259 §8.1 lets a parser ignore it) and is invisible in editors.
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
@@ -227,6 +229,7 @@ interface SaxParser {
   startTagPosition: number;
   onerror: (err: Error) => void;
   onopentag: (tag: { name: string; attributes: Record<string, string> }) => void;
+  onclosetag: (name: string) => void;
   ondoctype: () => void;
   write(text: string): SaxParser;
   close(): SaxParser;
@@ -259,8 +262,15 @@ function checkWellFormed(text: string): number[] {
   parser.ondoctype = () => {
     throw new OutcomeError(badRequest('DOCTYPE and entity declarations are not accepted; send the resource without a DOCTYPE'), 400);
   };
+  let depth = 0;
   parser.onopentag = () => {
+    // sax lets a second root element through; XML 1.0 has exactly one
+    if (depth === 0 && offsets.length > 0) parser.onerror(new Error('More than one root element'));
+    depth += 1;
     offsets.push(parser.startTagPosition - 1);
+  };
+  parser.onclosetag = () => {
+    depth -= 1;
   };
   try {
     parser.write(text).close();

@@ -49,7 +49,7 @@ export function jsonSyntaxError(text: string): (Position & { expected: string })
   if (!first) return undefined;
   const code = printParseErrorCode(first.error);
   let expected = EXPECTED[code] ?? 'valid JSON (RFC 8259) was expected';
-  if (first.offset >= text.trimEnd().length) expected = `the JSON ends too early (truncated?): ${expected}`;
+  if (first.offset + first.length >= text.trimEnd().length) expected = `the JSON ends too early (truncated?): ${expected}`;
   return { ...positionAt(text, first.offset), expected };
 }
 
