@@ -12,6 +12,8 @@ export interface AppConfig {
   mappingsDir: string;
   /** HTTP worker processes (node:cluster); 1 runs everything in this process */
   workers: number;
+  /** ODS code of the Pain Platform: the recipient of an inbound FHIR referral that names no performer */
+  platformOdsCode: string;
 }
 
 export class ConfigError extends Error {
@@ -30,6 +32,10 @@ const envSchema = Joi.object({
   PROFILES_DIR: Joi.string().default('profiles'),
   MAPPINGS_DIR: Joi.string().default('mappings'),
   WORKERS: Joi.number().integer().min(1).max(64).default(1),
+  PLATFORM_ODS_CODE: Joi.string()
+    .pattern(/^[A-Z0-9]{3,10}$/)
+    .default('NQ9X1')
+    .messages({ 'string.pattern.base': 'must be an ODS code: 3 to 10 capital letters and digits' }),
 }).unknown(true);
 
 /** Reads and checks the environment; throws ConfigError naming every bad variable. */
@@ -48,5 +54,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     profilesDir: value.PROFILES_DIR,
     mappingsDir: value.MAPPINGS_DIR,
     workers: value.WORKERS,
+    platformOdsCode: value.PLATFORM_ODS_CODE,
   };
 }

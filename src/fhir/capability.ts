@@ -121,12 +121,13 @@ export function buildCapabilityStatement(input: CapabilityInput): CapabilityStat
   return cs;
 }
 
-/** The FhirRouteMeta of each route that has one (`server.table()` of hapi, typed loosely). */
-export function routeMetaFromTable(table: readonly { settings: { app?: { fhir?: FhirRouteMeta } } }[]): FhirRouteMeta[] {
+/** The FhirRouteMeta of each route that has one (`server.table()` of hapi, typed loosely); a route serving several interactions holds a list. */
+export function routeMetaFromTable(table: readonly { settings: { app?: { fhir?: FhirRouteMeta | FhirRouteMeta[] } } }[]): FhirRouteMeta[] {
   const out: FhirRouteMeta[] = [];
   for (const route of table) {
     const meta = route.settings.app?.fhir;
-    if (meta) out.push(meta);
+    if (Array.isArray(meta)) out.push(...meta);
+    else if (meta) out.push(meta);
   }
   return out;
 }

@@ -36,6 +36,8 @@ export function referralView(record: ReferralRecord): Record<string, unknown> {
     risk: extras.risk,
     scores: extras.scores,
     fhir: extras.fhir,
+    // A referral that arrived as FHIR keeps the sender's identifiers (and how it came) beside it.
+    ...((extras as { inbound?: unknown }).inbound ? { inbound: (extras as { inbound?: unknown }).inbound } : {}),
     // Delivery to destinations arrives with the outbox; until a referral is routed it has none.
     delivery: [],
   };
@@ -177,7 +179,7 @@ export class ReferralService {
 }
 
 /** The inline assessments of a referral version, each with its score and QuestionnaireResponse. */
-function inlineAssessmentRecords(referral: NativeReferral, derived: DerivedReferral, at: string): AssessmentRecord[] {
+export function inlineAssessmentRecords(referral: NativeReferral, derived: DerivedReferral, at: string): AssessmentRecord[] {
   const qrs = (derived.bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'QuestionnaireResponse');
   return (referral.assessments ?? []).map((assessment, i) => ({
     assessmentId: assessment.assessmentId,

@@ -1,0 +1,292 @@
+// The FHIR front door's write use cases: create one resource, a transaction or batch Bundle, a BaRS-style
+// message, and $validate (the same checks, nothing stored). Each check runs before any write; each
+// write is one transaction (see intake-writer.ts). No hapi here: answers are plain FHIR resources and
+// failures are OutcomeErrors.
+import type { Bundle, BundleEntry, MessageHeader, OperationOutcome, Resource } from 'fhir/r4.js';
+import { randomUUID } from 'node:crypto';
+import { checkMessage, type MessageRules } from '../../fhir/message-definition.js';
+import { badRequest, invalid, issue, type Issue, normalizeOutcome, operationOutcome, OutcomeError, statusForOutcome } from '../../fhir/outcomes.js';
+import { parseSearchQuery } from '../../fhir/search-params.js';
+import type { StoredResource } from '../../store/fhir.repo.js';
+import { checkEntries, type CheckDeps, isError } from './inbound-checks.js';
+import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, type WriterDeps } from './intake-writer.js';
+import { entriesOfBundle, identifiersOf, type RequestEntry } from './request-entries.js';
+
+/** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
+export const MAX_BUNDLE_ENTRIES = 500;
+
+export const BARS_EVENTS = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
+export const BARS_REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
+const CANCELLED_STATUSES = ['revoked', 'entered-in-error'];
+
+export interface IntakeDeps extends Omit<CheckDeps, 'validator'>, Omit<WriterDeps, 'validator'> {
+  validator: CheckDeps['validator'] & WriterDeps['validator'];
+  messageRules: Map<string, MessageRules>;
+}
+
+/** Adds where in the body each issue points (line and column); the route supplies it for JSON input. */
+export type Decorate = (outcome: OperationOutcome) => OperationOutcome;
+
+export interface CreateAnswer {
+  status: 200 | 201;
+  stored: StoredResource;
+  outcome?: OperationOutcome;
+}
+
+export class FhirIntakeService {
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /** POST /fhir/{type}: one resource; its references must be contained, stored, or logical by identifier. */
+  async create(type: string, resource: Record<string, any>, rawBody: string, ifNoneExist?: string, decorate: Decorate = (o) => o): Promise<CreateAnswer> {
+    if (resource.resourceType !== type) {
+      throw new OutcomeError(badRequest(`The body is a ${resource.resourceType}, the URL names ${type}; send a ${type} to this URL`, `${resource.resourceType}.resourceType`));
+    }
+    const entry: RequestEntry = { index: -1, location: type, resource: resource as RequestEntry['resource'], ifNoneExist };
+    const matched = await this.ifNoneExist([entry]);
+    const [result] = await this.checkAndWrite([entry], { cause: `POST /fhir/${type}`, rawBody, allowUpdate: false, matched }, decorate);
+    return { status: result!.status, stored: result!.stored, outcome: result!.warnings.length > 0 ? operationOutcome(result!.warnings) : undefined };
+  }
+
+  /** POST /fhir with a transaction (all or nothing) or batch (each entry on its own) Bundle. */
+  async bundle(bundle: Bundle, rawBody: string, decorate: Decorate = (o) => o): Promise<Bundle> {
+    if (bundle.resourceType !== 'Bundle') throw new OutcomeError(badRequest(`POST /fhir takes a Bundle of type transaction or batch; got a ${bundle.resourceType}`, 'Bundle.resourceType'));
+    if (bundle.type === 'transaction') return this.transaction(bundle, rawBody, decorate);
+    if (bundle.type === 'batch') return this.batch(bundle, rawBody, decorate);
+    const hint = bundle.type === 'message' ? '; send a message Bundle to /fhir/$process-message' : '';
+    throw new OutcomeError(invalid([issue('error', 'value', `Bundle.type ${JSON.stringify(bundle.type)} is not processed here; allowed: transaction, batch${hint}`, 'Bundle.type')]));
+  }
+
+  private async transaction(bundle: Bundle, rawBody: string, decorate: Decorate): Promise<Bundle> {
+    const entries = this.writableEntries(bundle, decorate);
+    const matched = await this.ifNoneExist(entries);
+    const results = await this.checkAndWrite(entries, { cause: 'POST /fhir transaction', rawBody, allowUpdate: false, matched }, decorate);
+    return { resourceType: 'Bundle', id: randomUUID(), type: 'transaction-response', entry: results.map(responseEntry) };
+  }
+
+  private async batch(bundle: Bundle, rawBody: string, decorate: Decorate): Promise<Bundle> {
+    const entries = this.writableEntries(bundle, decorate);
+    const out: BundleEntry[] = [];
+    // Each entry succeeds or fails on its own; a failure is its OperationOutcome in the response.
+    for (const entry of entries) {
+      try {
+        const matched = await this.ifNoneExist([entry]);
+        const [result] = await this.checkAndWrite([entry], { cause: 'POST /fhir batch', rawBody, allowUpdate: false, matched }, decorate);
+        out.push(responseEntry(result!));
+      } catch (err) {
+        const { status, outcome } = normalizeOutcome(err);
+        if (status >= 500 && !(err instanceof OutcomeError)) throw err;
+        out.push({ response: { status: `${status}`, outcome: decorate(outcome) } });
+      }
+    }
+    return { resourceType: 'Bundle', id: randomUUID(), type: 'batch-response', entry: out };
+  }
+
+  /**
+   * POST /fhir/$process-message: a BaRS-style message, answered synchronously with a response message.
+   * Returns the HTTP status (200 when processed; otherwise the failure's status) and the response Bundle.
+   */
+  async processMessage(bundle: Bundle, rawBody: string, decorate: Decorate = (o) => o): Promise<{ status: number; body: Bundle | OperationOutcome }> {
+    if (bundle.resourceType !== 'Bundle' || bundle.type !== 'message') {
+      throw new OutcomeError(invalid([issue('error', 'value', `$process-message takes a Bundle of type message; got ${bundle.resourceType} ${bundle.type ?? ''}`.trim(), 'Bundle.type')]));
+    }
+    const header = bundle.entry?.[0]?.resource as MessageHeader | undefined;
+    if (header?.resourceType !== 'MessageHeader') {
+      throw new OutcomeError(invalid([issue('error', 'structure', 'The first entry of a message Bundle must be its MessageHeader', 'Bundle.entry[0].resource')]));
+    }
+    try {
+      const results = await this.message(bundle, header, rawBody, decorate);
+      const warnings = results.flatMap((r) => r.warnings);
+      return { status: 200, body: responseMessage(header, 'ok', operationOutcome(warnings)) };
+    } catch (err) {
+      const { status, outcome } = normalizeOutcome(err);
+      if (!(err instanceof OutcomeError)) throw err;
+      return { status, body: responseMessage(header, status >= 500 ? 'transient-error' : 'fatal-error', decorate(outcome)) };
+    }
+  }
+
+  private async message(bundle: Bundle, header: MessageHeader, rawBody: string, decorate: Decorate): Promise<EntryResult[]> {
+    if ((bundle.entry?.length ?? 0) > MAX_BUNDLE_ENTRIES + 1) throw tooManyEntries(bundle.entry!.length);
+    const rules = this.rulesFor(header);
+    const checked = checkMessage(bundle, rules);
+    const issues: Issue[] = [...checked.issues];
+    const reason = header.reason?.coding?.find((c) => c.system === BARS_REASONS)?.code;
+    const entries = entriesOfBundle(bundle).filter((e) => e.resource?.resourceType !== 'MessageHeader');
+    const focusRef = header.focus?.[0]?.reference;
+    const focus = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === focusRef);
+    if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)));
+
+    const check = await checkEntries(this.deps, entries, this.deps.repo, checked.profiles);
+    issues.push(...check.issues);
+    if (focus && reason && reason !== 'new') {
+      const stored = await this.storedServiceRequest(focus);
+      if (!stored) {
+        issues.push(issue('error', 'not-found', `Reason "${reason}" changes a referral already received, but no ServiceRequest with these identifiers is stored here; send it first with reason "new"`, `${focus.location}.identifier`));
+      }
+      const status = focus.resource.status as string;
+      if (reason === 'delete' && !CANCELLED_STATUSES.includes(status)) {
+        issues.push(issue('error', 'business-rule', `Reason "delete" cancels a referral: ServiceRequest.status must be revoked or entered-in-error, not ${status}`, `${focus.location}.status`));
+      }
+    }
+    if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)));
+    const opts: WriteOptions = {
+      cause: `$process-message ${reason ?? ''}`.trim(),
+      rawBody,
+      allowUpdate: reason === 'update' || reason === 'delete',
+      inboundFacts: { via: '$process-message', messageId: header.id, reason },
+    };
+    return writeUnit(this.deps, entries, check.referrals, opts);
+  }
+
+  /** Same checks as a write, nothing stored. `profile` (a canonical we hold) replaces the inbound profile. */
+  async validate(type: string, resource: Record<string, any>, profile?: string, decorate: Decorate = (o) => o): Promise<OperationOutcome> {
+    if (resource.resourceType !== type) {
+      throw new OutcomeError(badRequest(`The resource is a ${resource.resourceType}; this $validate is for ${type}`, `${resource.resourceType}.resourceType`));
+    }
+    let issues: Issue[];
+    if (profile !== undefined) {
+      if (!this.deps.validator.hasProfile(profile)) {
+        throw new OutcomeError(badRequest(`Profile ${profile} is not one this service validates against; GET /fhir/StructureDefinition lists them`, 'Parameters.parameter.where(name = \'profile\')'));
+      }
+      issues = this.deps.validator.validate(resource, profile);
+    } else if (type === 'Bundle' && (resource.type === 'transaction' || resource.type === 'batch')) {
+      issues = [...this.bundleShape(resource as Bundle), ...(await checkEntries(this.deps, entriesOfBundle(resource as Bundle), this.deps.repo)).issues];
+    } else if (type === 'Bundle' && resource.type === 'message') {
+      const header = (resource as Bundle).entry?.[0]?.resource as MessageHeader | undefined;
+      const checked = header?.resourceType === 'MessageHeader' ? checkMessage(resource as Bundle, this.rulesFor(header)) : { issues: [issue('error', 'structure', 'The first entry of a message Bundle must be its MessageHeader', 'Bundle.entry[0].resource')], profiles: new Map<number, string>() };
+      const entries = entriesOfBundle(resource as Bundle).filter((e) => e.resource?.resourceType !== 'MessageHeader');
+      issues = [...checked.issues, ...(await checkEntries(this.deps, entries, this.deps.repo, checked.profiles)).issues];
+    } else if (type === 'Bundle') {
+      issues = this.deps.validator.validate(resource);
+    } else {
+      issues = (await checkEntries(this.deps, [{ index: -1, location: type, resource: resource as RequestEntry['resource'] }], this.deps.repo)).issues;
+    }
+    return decorate(operationOutcome(issues));
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private async checkAndWrite(entries: RequestEntry[], opts: WriteOptions, decorate: Decorate): Promise<EntryResult[]> {
+    const unmatched = entries.filter((e) => !opts.matched?.has(e));
+    const check = await checkEntries(this.deps, entries, this.deps.repo);
+    if (check.issues.some(isError)) throw new OutcomeError(decorate(invalid(check.issues)));
+    const results = await writeUnit(this.deps, entries, check.referrals.filter((r) => unmatched.includes(r.entry)), opts);
+    for (const r of results) r.warnings.push(...check.issues.filter((i) => !isError(i) && i.expression?.[0]?.startsWith(r.entry.location)));
+    return results;
+  }
+
+  /** Entries of a transaction or batch: a bounded number, each a POST of a type we take. */
+  private writableEntries(bundle: Bundle, decorate: Decorate): RequestEntry[] {
+    const issues = this.bundleShape(bundle);
+    if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)), issues.some((i) => i.code === 'too-costly') ? 413 : 422);
+    return entriesOfBundle(bundle);
+  }
+
+  private bundleShape(bundle: Bundle): Issue[] {
+    const entries = bundle.entry ?? [];
+    if (entries.length > MAX_BUNDLE_ENTRIES) return [tooManyEntriesIssue(entries.length)];
+    const issues: Issue[] = [];
+    if (entries.length === 0) issues.push(issue('error', 'required', 'The Bundle has no entries; send at least one', 'Bundle.entry'));
+    const seen = new Set<string>();
+    entries.forEach((e, i) => {
+      const at = `Bundle.entry[${i}]`;
+      if (!e.resource) issues.push(issue('error', 'required', 'Each entry needs a resource', `${at}.resource`));
+      const method = e.request?.method;
+      if (method !== 'POST') issues.push(issue('error', 'not-supported', `entry.request.method ${JSON.stringify(method)} is not supported here; allowed: POST (create, with ifNoneExist for a conditional create)`, `${at}.request.method`));
+      else if (e.resource && e.request?.url !== e.resource.resourceType) {
+        issues.push(issue('error', 'value', `entry.request.url must be the resource type (${e.resource.resourceType}) for a create; got ${JSON.stringify(e.request?.url)}`, `${at}.request.url`));
+      }
+      if (e.fullUrl) {
+        if (seen.has(e.fullUrl)) issues.push(issue('error', 'duplicate', `fullUrl ${e.fullUrl} is used by two entries; each entry needs its own`, `${at}.fullUrl`));
+        seen.add(e.fullUrl);
+      }
+    });
+    return issues;
+  }
+
+  /** If-None-Exist: one match → answered with it (200, nothing written); several → 412. */
+  private async ifNoneExist(entries: RequestEntry[]): Promise<Map<RequestEntry, StoredResource>> {
+    const matched = new Map<RequestEntry, StoredResource>();
+    for (const entry of entries) {
+      if (!entry.ifNoneExist) continue;
+      const type = entry.resource.resourceType;
+      const query = Object.fromEntries(new URLSearchParams(entry.ifNoneExist.replace(/^\?/, '')));
+      const { criteria } = parseSearchQuery(type, query);
+      const found = await this.deps.repo.search(type, criteria, { count: 2, offset: 0 });
+      if (found.total > 1) {
+        throw new OutcomeError(
+          operationOutcome([issue('error', 'multiple-matches', `If-None-Exist ${entry.ifNoneExist} matches ${found.total} ${type} resources; make the condition name one`, entry.index >= 0 ? `Bundle.entry[${entry.index}].request.ifNoneExist` : undefined)]),
+          412,
+        );
+      }
+      if (found.resources[0]) matched.set(entry, found.resources[0]);
+    }
+    return matched;
+  }
+
+  private async storedServiceRequest(entry: RequestEntry): Promise<StoredResource | undefined> {
+    for (const id of identifiersOf(entry.resource)) {
+      if (id.system === REFERRAL_ID_SYSTEM) continue;
+      const found = await this.deps.repo.findByIdentifier('ServiceRequest', id.system, id.value);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private rulesFor(header: MessageHeader): MessageRules {
+    const byDefinition = header.definition ? this.deps.messageRules.get(header.definition.split('|')[0]!) : undefined;
+    if (byDefinition) return byDefinition;
+    const event = header.eventCoding;
+    const byEvent = [...this.deps.messageRules.values()].find((r) => r.event.system === event?.system && r.event.code === event?.code);
+    if (byEvent) return byEvent;
+    const known = [...this.deps.messageRules.values()].map((r) => `${r.event.system}|${r.event.code}`);
+    throw new OutcomeError(invalid([issue('error', 'not-supported', `No message of ours has event ${event?.system}|${event?.code}; allowed: ${known.join(', ')}`, 'Bundle.entry[0].resource.eventCoding')]));
+  }
+}
+
+function tooManyEntriesIssue(n: number): Issue {
+  return issue('error', 'too-costly', `The Bundle has ${n} entries; at most ${MAX_BUNDLE_ENTRIES} are taken in one request: split it`, 'Bundle.entry');
+}
+
+function tooManyEntries(n: number): OutcomeError {
+  return new OutcomeError(invalid([tooManyEntriesIssue(n)]), 413);
+}
+
+function responseEntry(r: EntryResult): BundleEntry {
+  const type = r.stored.resourceType;
+  return {
+    fullUrl: `${type}/${r.stored.id}`,
+    resource: r.stored.resource as unknown as Resource,
+    response: {
+      status: r.status === 201 ? '201 Created' : '200 OK',
+      location: `${type}/${r.stored.id}/_history/${r.stored.versionId}`,
+      etag: `W/"${r.stored.versionId}"`,
+      lastModified: r.stored.lastUpdated,
+      ...(r.warnings.length > 0 ? { outcome: operationOutcome(r.warnings) } : {}),
+    },
+  };
+}
+
+/** The synchronous answer to a message: a response MessageHeader naming the request, and the OperationOutcome. */
+function responseMessage(request: MessageHeader, code: 'ok' | 'transient-error' | 'fatal-error', outcome: OperationOutcome): Bundle {
+  const outcomeId = randomUUID();
+  const header: MessageHeader = {
+    resourceType: 'MessageHeader',
+    id: randomUUID(),
+    eventCoding: request.eventCoding?.code === 'servicerequest-request' ? { system: BARS_EVENTS, code: 'servicerequest-response' } : request.eventCoding!,
+    source: { endpoint: 'https://fhir.painplatform.uk/fhir', name: 'Pain Platform FHIR adapter' },
+    ...(request.source?.endpoint ? { destination: [{ endpoint: request.source.endpoint }] } : {}),
+    response: { identifier: request.id ?? 'unknown', code, details: { reference: `urn:uuid:${outcomeId}` } },
+  };
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    type: 'message',
+    timestamp: new Date().toISOString(),
+    entry: [
+      { fullUrl: `urn:uuid:${header.id}`, resource: header },
+      { fullUrl: `urn:uuid:${outcomeId}`, resource: { ...outcome, id: outcomeId } },
+    ],
+  };
+}
+
+export { statusForOutcome };
