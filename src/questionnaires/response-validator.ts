@@ -137,8 +137,8 @@ export function unresolvedQuestionnaire(
 }
 
 /**
- * The totals a Questionnaire defines, recomputed from the answers of `qr`: for each total item (a
- * readOnly item with an SDC calculatedExpression, or our instruments' known total linkIds), the sum of
+ * The totals a Questionnaire defines, recomputed from the answers of `qr`: for each total item (the
+ * one readOnly item with an SDC calculatedExpression, or our instruments' known total linkIds), the sum of
  * the weights (ordinalValue / itemWeight, on the answerOption or its valueCoding) of the answers to
  * the weighted items; for our PEG the mean of its three items to one decimal. A total is left out when
  * an enabled weighted item has no single weighted answer (an incomplete response has no total).
@@ -757,14 +757,17 @@ function hasAnswerBelow(el: Json): boolean {
   return arrayOf(el.item).some((c) => arrayOf(c.answer).length > 0 || hasAnswerBelow(c));
 }
 
+/**
+ * The total items: ours by their known linkId; in any other Questionnaire its one read-only calculated
+ * item. With several calculated items (per-item scores, subscales) we cannot tell which one is the
+ * sum of the weights without evaluating SDC expressions, so none is checked.
+ */
 function totalItems(q: Questionnaire): { item: QuestionnaireItem; rule: 'sum' | 'mean' }[] {
+  const all = flatItems(q.item ?? []);
   const ours = q.url ? OUR_TOTALS[q.url] : undefined;
-  const out: { item: QuestionnaireItem; rule: 'sum' | 'mean' }[] = [];
-  for (const item of flatItems(q.item ?? [])) {
-    if (ours && item.linkId === ours.linkId) out.push({ item, rule: ours.rule });
-    else if (!ours && item.readOnly && (item.extension ?? []).some((e) => e.url === EXT.calculatedExpression)) out.push({ item, rule: 'sum' });
-  }
-  return out;
+  if (ours) return all.filter((i) => i.linkId === ours.linkId).map((item) => ({ item, rule: ours.rule }));
+  const calculated = all.filter((i) => i.readOnly && (i.extension ?? []).some((e) => e.url === EXT.calculatedExpression));
+  return calculated.length === 1 ? [{ item: calculated[0], rule: 'sum' }] : [];
 }
 
 /** The weight of an answer option: ordinalValue or itemWeight, on the option or on its valueCoding. */

@@ -166,6 +166,41 @@ const cases: Case[] = [
     says: ['44256-6', 'enableWhen is false', '"44250-9" != http://loinc.org|LA6568-5'],
   },
   {
+    name: 'item present although its enableWhen is false (Coding, =)',
+    on: 'phq9',
+    change: (_qr, q) => {
+      qItem(q, '44256-6').enableWhen = [{ question: '44250-9', operator: '=', answerCoding: loinc('LA6571-9') }];
+    },
+    expected: [['error', 'business-rule', `${QR}.item[9]`]],
+  },
+  {
+    name: 'valueString answer outside the string answerOptions',
+    on: 'peg',
+    change: (qr, q) => {
+      Object.assign(qItem(q, '75893-8'), { type: 'string', extension: [], answerOption: [{ valueString: 'mild' }, { valueString: 'severe' }] });
+      item(qr, 0).answer = [{ valueString: 'moderate' }];
+    },
+    expected: [['error', 'value', `${QR}.item[0].answer[0].value`]],
+    says: ['"moderate"', '"mild", "severe"'],
+  },
+  {
+    name: 'valueDate answer outside the date answerOptions, and before minValue',
+    on: 'peg',
+    change: (qr, q) => {
+      Object.assign(qItem(q, '75893-8'), {
+        type: 'date',
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/minValue', valueDate: '2026-01-01' }],
+        answerOption: [{ valueDate: '2026-01-01' }, { valueDate: '2026-02-01' }],
+      });
+      item(qr, 0).answer = [{ valueDate: '2025-12-31' }];
+    },
+    expected: [
+      ['error', 'value', `${QR}.item[0].answer[0].value`],
+      ['error', 'value', `${QR}.item[0].answer[0].value`],
+    ],
+    says: ['2025-12-31', 'minimum 2026-01-01'],
+  },
+  {
     name: 'item enabled by its enableWhen (Coding, !=) is accepted',
     on: 'phq9',
     change: (_qr, q) => {
