@@ -213,7 +213,7 @@ const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 
 // xml-js and sax are the `fhir` package's own dependencies: load exactly the copies it uses.
 const requireFromFhir = createRequire(createRequire(import.meta.url).resolve('fhir'));
-const xmlJs = requireFromFhir('xml-js') as { xml2js(xml: string): XmlNode };
+const xmlJs = requireFromFhir('xml-js') as { xml2js(xml: string, options?: { captureSpacesBetweenElements?: boolean }): XmlNode };
 const sax = createRequire(requireFromFhir.resolve('xml-js'))('sax') as SaxModule;
 
 interface XmlNode {
@@ -368,7 +368,8 @@ function parseFhirXml(text: string): Record<string, unknown> {
     throw invalidBody(`The XML declaration says encoding="${encoding}"; only UTF-8 is accepted`);
   }
   const offsets = checkWellFormed(text);
-  const document = xmlJs.xml2js(text);
+  // whitespace between elements kept: inside the xhtml narrative (a <pre>, a line between paragraphs) it is content
+  const document = xmlJs.xml2js(text, { captureSpacesBetweenElements: true });
   const root = (document.elements ?? []).find((e) => e.type === 'element');
   if (!root?.name) throw invalidBody('The XML has no root element; send one FHIR resource');
   const { fhir, toJs, toXml } = fhirXml();

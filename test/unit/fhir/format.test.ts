@@ -2,6 +2,8 @@
 // through the fhir package with DOCTYPE/entity refusal, and JSON → XML → JSON round trips.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Fhir } from 'fhir';
 import type { OperationOutcome } from 'fhir/r4.js';
 import {
@@ -427,5 +429,54 @@ describe('XML ⇄ JSON round trips', () => {
   it('a large XML Bundle (2,000 entries) is read whole', () => {
     const bundle = { resourceType: 'Bundle', type: 'batch', entry: Array.from({ length: 2000 }, (_, i) => ({ resource: { resourceType: 'Basic', id: `b${i}`, code: { text: `t${i}` } } })) };
     expect(parseFhirBody(serializeFhir(bundle, 'xml'), 'xml').resource).toEqual(bundle);
+  });
+});
+
+// Third-party material (../shared/reference, outside this repository; the test fails if it is missing).
+describe('third-party XML and JSON through the fhir package', () => {
+  const reference = new URL('../../../../shared/reference/', import.meta.url).pathname;
+  const filesUnder = (dir: string, ext: string): string[] =>
+    readdirSync(join(reference, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith(ext) && !f.endsWith('package.json'))
+      .map((f) => join(reference, dir, f));
+
+  // Narrative XHTML is compared as XHTML, not as text: the package writes `"` for `&quot;`, `<pre/>`
+  // for `<pre></pre>`, and drops whitespace-only text between narrative tags on the way out.
+  const sameXhtml = (value: unknown): unknown =>
+    JSON.parse(
+      JSON.stringify(value, (key, v) =>
+        key === 'div' && typeof v === 'string' ? v.replace(/&quot;/g, '"').replace(/>\s+</g, '><').replace(/<(\w+)([^<>]*)><\/\1>/g, '<$1$2/>') : v,
+      ),
+    );
+
+  it('every HL7 R4 example: JSON → XML → JSON is unchanged', () => {
+    const files = filesUnder('hl7-fhir-r4-examples-4.0.1', '.json');
+    expect(files.length).toBeGreaterThan(100);
+    const changed = files.filter((file) => {
+      const resource = JSON.parse(readFileSync(file, 'utf8'));
+      return !isDeepStrictEqual(sameXhtml(parseFhirBody(serializeFhir(resource, 'xml'), 'xml').resource), sameXhtml(resource));
+    });
+    expect(changed).toEqual([]);
+  });
+
+  it('every BaRS and UK Core XML example is read with no element lost', () => {
+    const files = [
+      ...filesUnder('nhs-bars/ig-NHSDigital-FHIR-BookingAndReferrals-0cf8fda/Examples', '.xml'),
+      ...filesUnder('uk-core/main-55dd5f7/examples', '.xml'),
+      ...filesUnder('uk-core/tag-2.0.2-62781c5/examples', '.xml'),
+    ];
+    expect(files.length).toBeGreaterThan(300);
+    const refused = files.flatMap((file) => {
+      try {
+        const resource = parseFhirBody(readFileSync(file), 'xml').resource;
+        expect(resource.resourceType).toMatch(/^[A-Z]/);
+        return [];
+      } catch (err) {
+        if (!(err instanceof OutcomeError)) throw err;
+        return [`${file.slice(reference.length)}: ${err.outcome.issue[0]!.details!.text}`];
+      }
+    });
+    // One UK Core 2.0.2 example has no FHIR namespace on its root: rightly refused.
+    expect(refused).toEqual([expect.stringMatching(/^uk-core\/tag-2\.0\.2-62781c5\/examples\/UKCore-Patient-Extension-PreferredDispenserOrganization-Example\.xml: The root element <Patient> is not a FHIR R4 resource/)]);
   });
 });
