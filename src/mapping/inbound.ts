@@ -54,6 +54,8 @@ export function loadInboundMapping(mappingsDir: string): InboundMapper {
   return { toNative: (pkg, opts) => new Run(config, groups, mappings, pkg, opts).map() };
 }
 
+const PLATFORM_CODE_SYSTEMS = 'https://fhir.painplatform.uk/CodeSystem/';
+
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -72,6 +74,8 @@ class Run {
   private readonly native: Json = {};
   /** native path → the FHIRPath of what it was read from (for the native format's refusals) */
   private readonly origin = new Map<string, string>();
+  /** native paths whose rule already reported an error: the native format's refusal of them would repeat it */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly config: InboundConfig,
@@ -120,11 +124,15 @@ class Run {
       }
     }
     if (values === undefined) {
+      let severity: Severity;
       if (unmapped.length > 0) {
-        this.report(rule.whenUnmapped, 'code-invalid', this.unmappedText(rule, unmapped), rule.at);
+        severity = rule.whenUnmapped;
+        this.report(severity, 'code-invalid', this.unmappedText(rule, unmapped), rule.at);
       } else if (!rule.fromVars.every((vs) => vs.some((v) => this.failedLets.has(v)))) {
-        this.report(rule.whenAbsent, 'required', this.absentText(rule), rule.at);
-      }
+        severity = rule.whenAbsent;
+        this.report(severity, 'required', this.absentText(rule), rule.at);
+      } else severity = 'error'; // its let reported it
+      if (severity === 'error') this.failed.add(rule.native);
       if (rule.default !== undefined) this.set(rule, structuredClone(rule.default));
       return;
     }
@@ -169,6 +177,7 @@ class Run {
 
   private convert(rule: RuleDef, values: unknown[]): unknown {
     const bad = (what: string): undefined => {
+      if (!rule.optional) this.failed.add(rule.native);
       this.report(rule.optional ? 'warning' : 'error', 'value', `${this.where(rule.at)}: ${what}${rule.optional ? '; left out' : ''}`, rule.at);
       return undefined;
     };
@@ -263,6 +272,7 @@ class Run {
       const fatal: typeof problems = [];
       for (const p of problems) {
         const rule = this.ruleFor(p.path);
+        if (rule && this.failed.has(rule.native)) continue;
         if (rule?.optional && this.drop(rule.optional)) {
           dropped = true;
           this.issues.push(issue('warning', 'value', `${this.originOf(p.path)}: ${p.message}; allowed: ${p.allowed}. Left out of the native referral (${rule.optional} is optional)`, this.originOf(p.path)));
@@ -338,7 +348,8 @@ class Run {
   private knownCodes(rule: RuleDef): string {
     const out: string[] = [];
     for (const g of this.groups.get(rule.conceptMap ?? '') ?? []) {
-      for (const code of g.sources.keys()) out.push(g.target && g.target.startsWith('http://snomed.info') ? `SNOMED CT ${code}` : code);
+      const label = g.target === 'http://snomed.info/sct' ? 'SNOMED CT ' : g.target?.startsWith(PLATFORM_CODE_SYSTEMS) ? `${g.target.slice(PLATFORM_CODE_SYSTEMS.length)} ` : '';
+      for (const code of g.sources.keys()) out.push(`${label}${code}`);
     }
     out.push(...Object.keys(rule.map ?? {}));
     return [...new Set(out)].join(', ');
