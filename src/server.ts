@@ -2,7 +2,7 @@ import Hapi from '@hapi/hapi';
 import type { AppConfig } from './config/index.js';
 import { openStore, type Store } from './store/db.js';
 import { ReferralRepository } from './store/referrals.repo.js';
-import { loadMappings } from './mapping/index.js';
+import { loadMappings, type CompiledMappings } from './mapping/index.js';
 import { createValidator } from './fhir/validator.js';
 import { ReferralService } from './services/referrals.service.js';
 import { AssessmentService } from './services/assessments.service.js';
@@ -43,7 +43,7 @@ export interface CreateServerOptions {
 // Mappings and profiles are loaded and checked once per process: a bad rule or profile stops
 // start-up before the port opens, naming the file.
 export interface Domain {
-  mapper: ReferralMapper;
+  mapper: ReferralMapper & CompiledMappings;
   validator: ResourceValidator & FhirValidator;
   inbound: InboundMapper;
   conformance: ConformanceResources;
@@ -102,6 +102,7 @@ export async function createServer(config: AppConfig, options: CreateServerOptio
     mapper,
     validator,
     inbound,
+    assessments: mapper,
     questionnaires,
     messageRules,
     defaultRecipientOds: config.platformOdsCode,

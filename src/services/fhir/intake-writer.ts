@@ -4,7 +4,11 @@
 // (reverse-mapped) in the same transaction. The store's unique key on (type, identifier) is the only
 // guard against duplicates: a request that loses a race rolls back and runs again, then finds the winner.
 import { randomUUID } from 'node:crypto';
-import type { NativeReferral } from '../../native/types.js';
+import type { QuestionnaireResponse } from 'fhir/r4.js';
+import type { NativeAssessment, NativeReferral } from '../../native/types.js';
+import type { QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
+import { scoreAssessment } from '../../questionnaires/scoring.js';
+import type { AssessmentRecord } from '../../store/referrals.repo.js';
 import { conflict, invalid, issue, type Issue, OutcomeError } from '../../fhir/outcomes.js';
 import type { InboundMapper } from '../../mapping/inbound.js';
 import { DuplicateIdentifierError, type FhirRepository, type FhirTx, type StoredResource } from '../../store/fhir.repo.js';
@@ -21,6 +25,8 @@ export const REFERRAL_ID_SYSTEM = 'https://fhir.painplatform.uk/Id/referral-id';
 /** The identifier the adapter gives a resource received without one: the SHA-256 of its content. */
 export const CONTENT_KEY_SYSTEM = 'https://fhir.painplatform.uk/Id/received-content-sha256';
 
+const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+
 const TYPE_BY_SYSTEM: Readonly<Record<string, string>> = {
   'https://fhir.nhs.uk/Id/nhs-number': 'Patient',
   'https://fhir.nhs.uk/Id/sds-user-id': 'Practitioner',
@@ -36,6 +42,9 @@ export interface WriterDeps {
   mapper: ReferralMapper;
   validator: ResourceValidator;
   inbound: InboundMapper;
+  /** QuestionnaireResponse → native assessment (the assessment mapping read back) */
+  assessments: { questionnaireResponseToAssessment(qr: QuestionnaireResponse): NativeAssessment };
+  questionnaires: QuestionnaireRegistry;
   defaultRecipientOds: string;
   now: () => Date;
 }
@@ -66,8 +75,9 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
   // the version check in updateIn catches anything written in between, and the whole unit is retried.
   for (let attempt = 1; ; attempt++) {
     const current = await currentReferrals(deps, referrals);
+    const targets = await answerTargets(deps, entries, referrals);
     try {
-      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current));
+      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, targets));
     } catch (err) {
       const retryable = err instanceof DuplicateIdentifierError || err instanceof VersionConflictError;
       if (!retryable || attempt >= 10) {
@@ -102,6 +112,7 @@ async function writeInTransaction(
   referrals: ReferralUnit[],
   opts: WriteOptions,
   current: Map<ReferralUnit, ReferralRecord>,
+  targets: Map<RequestEntry, AnswerTarget>,
 ): Promise<EntryResult[]> {
   const now = deps.now().toISOString();
   // 1. Which stored resource each entry is (by its identifiers), and the id each will have.
@@ -170,6 +181,8 @@ async function writeInTransaction(
       const stored = await tx.create({ resourceType: type, id: ids.get(entry)!, resource }, now);
       result = { entry, status: 201, stored, warnings: [] };
       if (unit) Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, undefined, resultOf, now));
+      const target = targets.get(entry);
+      if (target) Object.assign(result, await joinReferral(deps, tx, target, stored, opts, now));
     }
     results.push(result);
     resultOf.set(entry.resource, result);
@@ -288,4 +301,124 @@ function riskWarning(sources: string[], escalated: boolean): Issue {
     'business-rule',
     `Self-harm risk found (${sources.join('; ')}): the Pain Platform flags this referral${escalated ? ' and has raised its urgency from routine to urgent' : ''}`,
   );
+}
+
+// ---- answers sent on their own for a referral already here ---------------------------------------
+
+/** The referral a QuestionnaireResponse sent on its own belongs to (through basedOn), read before the transaction. */
+interface AnswerTarget {
+  referral: ReferralRecord;
+  /** the assessments already posted on their own for it */
+  standalone: NativeAssessment[];
+  rawBody: string;
+}
+
+/**
+ * A QuestionnaireResponse that is not part of a referral in this request, but whose basedOn names a
+ * ServiceRequest stored here or one of the platform's referrals (identifier referral-id), joins that
+ * referral: a new native version carrying its score and, when it fires the risk rule, the raised
+ * urgency. So a hospital's PHQ-9 with a self-harm answer never sits unseen beside a routine referral.
+ */
+async function answerTargets(deps: WriterDeps, entries: RequestEntry[], referrals: ReferralUnit[]): Promise<Map<RequestEntry, AnswerTarget>> {
+  const out = new Map<RequestEntry, AnswerTarget>();
+  const inUnits = new Set(referrals.flatMap((r) => r.pkg.questionnaireResponses as object[]));
+  for (const entry of entries) {
+    if (entry.resource.resourceType !== 'QuestionnaireResponse' || inUnits.has(entry.resource)) continue;
+    const referralId = await referralIdOfBasedOn(deps, entry.resource.basedOn);
+    const referral = referralId ? await deps.referrals.get(referralId) : undefined;
+    if (!referral) continue;
+    // Answers about someone else must never join this patient's referral.
+    const subjectNhs = await subjectNhsNumber(deps, entry.resource);
+    const referralNhs = (referral.native as NativeReferral).patient.nhsNumber;
+    if (subjectNhs !== referralNhs) {
+      throw new OutcomeError(
+        invalid([
+          issue(
+            'error',
+            'business-rule',
+            subjectNhs
+              ? 'QuestionnaireResponse.subject is another patient than the patient of the referral its basedOn names; both must be the same person'
+              : 'QuestionnaireResponse.subject must identify the patient (NHS number, or a Patient stored here) when basedOn names a referral',
+            `${entry.location}.subject`,
+          ),
+        ]),
+      );
+    }
+    const stored = await deps.referrals.listAssessments(referral.referralId);
+    const previous = await deps.referrals.getVersion(referral.referralId, referral.version);
+    out.set(entry, {
+      referral,
+      standalone: stored.filter((a) => a.source === 'standalone').map((a) => a.native as NativeAssessment),
+      rawBody: previous?.raw_body ?? '',
+    });
+  }
+  return out;
+}
+
+/** The NHS number of a QuestionnaireResponse's subject: logical, contained, or a stored Patient. */
+async function subjectNhsNumber(deps: WriterDeps, qr: Record<string, any>): Promise<string | undefined> {
+  const subject = qr.subject;
+  const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER_SYSTEM)?.value : undefined);
+  if (subject?.identifier?.system === NHS_NUMBER_SYSTEM) return subject.identifier.value;
+  const ref: string | undefined = subject?.reference;
+  if (!ref) return undefined;
+  if (ref.startsWith('#')) return nhs((qr.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
+  const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+  return m ? nhs((await deps.repo.read('Patient', m[1]!))?.resource) : undefined;
+}
+
+async function referralIdOfBasedOn(deps: WriterDeps, basedOn: unknown): Promise<string | undefined> {
+  for (const ref of Array.isArray(basedOn) ? basedOn : []) {
+    if (ref?.identifier?.system === REFERRAL_ID_SYSTEM && typeof ref.identifier.value === 'string') return ref.identifier.value;
+    const m = typeof ref?.reference === 'string' ? /(?:^|\/)ServiceRequest\/([A-Za-z0-9\-.]{1,64})$/.exec(ref.reference) : null;
+    const sr = m ? await deps.repo.read('ServiceRequest', m[1]!) : undefined;
+    const id = sr && identifiersOf(sr.resource).find((i) => i.system === REFERRAL_ID_SYSTEM)?.value;
+    if (id) return id;
+  }
+  return undefined;
+}
+
+async function joinReferral(deps: WriterDeps, tx: FhirTx, target: AnswerTarget, stored: StoredResource, opts: WriteOptions, now: string): Promise<{ referralId: string; warnings: Issue[] }> {
+  const qr = stored.resource as unknown as QuestionnaireResponse;
+  const questionnaire = qr.questionnaire ? deps.questionnaires.resolve(qr.questionnaire) : undefined;
+  const referralId = target.referral.referralId;
+  if (!questionnaire?.url) return { referralId, warnings: [] };
+  const assessmentId = `QR-${stored.id}`;
+  let assessment: NativeAssessment;
+  try {
+    const copy: QuestionnaireResponse = {
+      ...structuredClone(qr),
+      questionnaire: `${questionnaire.url}|${questionnaire.version}`,
+      identifier: { system: 'https://fhir.painplatform.uk/Id/assessment-id', value: assessmentId },
+    };
+    delete copy.basedOn;
+    assessment = { ...deps.assessments.questionnaireResponseToAssessment(copy), referralId };
+  } catch {
+    // Not one of the platform's instruments in a shape it reads: stored as FHIR only.
+    return { referralId, warnings: [issue('information', 'informational', `These answers are stored but not passed to the Pain Platform: ${questionnaire.url} is not read into the native referral`)] };
+  }
+  const derived = deriveReferral(
+    { mapper: deps.mapper, validator: deps.validator },
+    { referral: target.referral.native as NativeReferral, standalone: [...target.standalone, assessment], earlierRiskSources: (target.referral.view as ReferralViewExtras).risk.source },
+  );
+  const previousView = target.referral.view as ReferralViewExtras & { fhir: { questionnaireResponses?: string[] } };
+  const view = { ...previousView, ...derived.extras, fhir: { ...previousView.fhir, questionnaireResponses: [...(previousView.fhir?.questionnaireResponses ?? []), `QuestionnaireResponse/${stored.id}`] } };
+  if ((target.referral.view as { inbound?: unknown }).inbound) (view as Record<string, unknown>).inbound = (target.referral.view as { inbound?: unknown }).inbound;
+  const record: AssessmentRecord = {
+    assessmentId,
+    referralId,
+    source: 'standalone',
+    contentHash: contentHash(assessment),
+    rawBody: opts.rawBody,
+    native: assessment,
+    score: scoreAssessment(assessment),
+    fhir: qr,
+    receivedAt: now,
+    updatedAt: now,
+  };
+  const version: ReferralRecord = { ...target.referral, version: target.referral.version + 1, updatedAt: now, view, fhir: derived.bundle };
+  await deps.referrals.createAssessmentIn(tx.trx, record, { record: version, input: { rawBody: target.rawBody, cause: `${opts.cause} QuestionnaireResponse/${stored.id}` } });
+  const warnings: Issue[] = [];
+  if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated));
+  return { referralId, warnings };
 }
