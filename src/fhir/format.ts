@@ -30,7 +30,6 @@ const ACCEPTED_REQUEST_TYPES = Object.keys(REQUEST_TYPES);
 const FORMAT_PARAMETER: Readonly<Record<string, FhirFormat>> = { json: 'json', xml: 'xml', ...REQUEST_TYPES };
 const SUPPORTED_RESPONSE_TYPES = [FHIR_JSON, FHIR_XML, 'application/json', 'application/xml', 'text/xml'];
 
-
 function splitMediaType(value: string): { type: string; params: Record<string, string> } {
   const [type = '', ...rest] = value.split(';');
   const params: Record<string, string> = {};
@@ -53,7 +52,7 @@ export function requestFormat(contentType: string | undefined): FhirFormat {
   throw new OutcomeError(operationOutcome([issue('error', 'not-supported', text)], 'unsupported-media-type'), 415);
 }
 
-/** The format a media range (from Accept) covers, per concrete type we can send; q of each. */
+/** How much an Accept header wants each format (0 = not at all; absent = not covered by any range). */
 function qualityOf(accept: string): Map<FhirFormat, number> {
   // For each type we can produce, the q of the most specific range that matches it (RFC 9110 §12.5.1).
   const ranges = accept
@@ -443,15 +442,19 @@ export function serializeFhir(resource: object, format: FhirFormat): string {
   return format === 'json' ? JSON.stringify(resource) : toFhirXml(resource);
 }
 
+const LOCATED = /^line \d+, column \d+/;
+
 /**
  * Copy of `outcome` where each issue with an expression gets `diagnostics: "line L, column C"`
- * (before any diagnostics it had) from where its first expression points in the body.
+ * (before any diagnostics it had) from where its first expression points in the body. Issues that
+ * already carry a location keep it, so applying it twice changes nothing.
  */
 export function withLocations(outcome: OperationOutcome, parsed: ParsedFhirBody): OperationOutcome {
   return {
     ...outcome,
     issue: outcome.issue.map((i) => {
       const expression = i.expression?.[0];
+      if (i.diagnostics && LOCATED.test(i.diagnostics)) return i;
       const at = expression ? parsed.locate(expression) : undefined;
       if (!at) return i;
       const where = `line ${at.line}, column ${at.column}`;

@@ -12,6 +12,7 @@ import {
   requestFormat,
   responseFormat,
   serializeFhir,
+  withLocations,
   type FhirFormat,
   type ParsedFhirBody,
 } from '../fhir/format.js';
@@ -33,6 +34,8 @@ declare module '@hapi/hapi' {
     fhirFormat?: FhirFormat;
     /** X-Request-ID as sent, or the one this server assigned */
     requestId?: string;
+    /** the body as readFhirBody parsed it, so that error answers can point into it */
+    fhirBody?: ParsedFhirBody;
   }
 }
 
@@ -59,17 +62,19 @@ function isResource(value: unknown): value is { resourceType: string } {
 /**
  * The body of a /fhir request, parsed by its Content-Type (415 if not FHIR JSON or XML, 400 if it
  * does not parse). Routes that read a body are configured with
- * `payload: { parse: false, output: 'data', maxBytes }`, so the payload is the raw bytes.
+ * `payload: { parse: false, output: 'data', maxBytes }`, so the payload is the raw bytes. Error
+ * answers to the request then get "line L, column C" for each issue whose expression points into it.
  */
 export function readFhirBody(request: Request): ParsedFhirBody {
   const format = requestFormat(header(request, 'content-type'));
   const payload = request.payload as unknown;
-  if (payload === null || payload === undefined) return parseFhirBody('', format);
-  if (!Buffer.isBuffer(payload) && typeof payload !== 'string') {
+  if (payload !== null && payload !== undefined && !Buffer.isBuffer(payload) && typeof payload !== 'string') {
     // a route configured with parse: true would hand over an object and lose line/column and repeated keys
     throw new Error('readFhirBody needs the raw payload: configure the route with payload: { parse: false, output: "data" }');
   }
-  return parseFhirBody(payload, format);
+  const parsed = parseFhirBody(payload ?? '', format);
+  request.app.fhirBody = parsed;
+  return parsed;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -124,6 +129,12 @@ function withRequestIds(request: Request, response: ResponseObject): ResponseObj
   return response;
 }
 
+/** An error outcome as sent: NHS error codes (BaRS) and, for a JSON body, where each issue points. */
+function errorOutcome(request: Request, outcome: OperationOutcome, status: number): OperationOutcome {
+  const located = request.app.fhirBody ? withLocations(outcome, request.app.fhirBody) : outcome;
+  return withNhsErrorCode(located, status);
+}
+
 function written(request: Request, h: ResponseToolkit, resource: object, status: number, headers: Record<string, unknown> = {}): ResponseObject {
   const format = request.app.fhirFormat ?? 'json';
   const out = h.response(serializeFhir(resource, format)).code(status);
@@ -164,12 +175,12 @@ const onPreResponse: Lifecycle.Method = (request, h) => {
   if (!response) return h.continue;
   if (Boom.isBoom(response)) {
     const { status, outcome, headers } = outcomeForError(request, response);
-    return written(request, h, withNhsErrorCode(outcome, status), status, { ...response.output.headers, ...headers });
+    return written(request, h, errorOutcome(request, outcome, status), status, { ...response.output.headers, ...headers });
   }
   const source = response.source;
   if (!isResource(source)) return withRequestIds(request, response);
   const status = response.statusCode;
-  const resource = status >= 400 && source.resourceType === 'OperationOutcome' ? withNhsErrorCode(source as OperationOutcome, status) : source;
+  const resource = status >= 400 && source.resourceType === 'OperationOutcome' ? errorOutcome(request, source as OperationOutcome, status) : source;
   return written(request, h, resource, status, response.headers);
 };
 

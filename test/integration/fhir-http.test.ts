@@ -41,6 +41,10 @@ beforeAll(async () => {
         if (body.resource.active === false) {
           throw new OutcomeError(withLocations(badRequest('Only active patients are taken here; send active true', 'Patient.active'), body), 422);
         }
+        if (body.resource.gender === 'mal') {
+          // no withLocations here: the plugin adds the location to any error answer to a parsed body
+          throw new OutcomeError(badRequest('gender must be male, female, other or unknown', 'Patient.gender'), 422);
+        }
         if (body.resource.resourceType !== 'Patient') {
           throw new OutcomeError(withLocations(badRequest('Only Patient is taken here', 'Patient.resourceType'), body), 400);
         }
@@ -139,6 +143,9 @@ describe('errors are OperationOutcomes', () => {
     const located = await server.inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, payload: '{\n  "resourceType": "Patient",\n    "active": false\n}' });
     expect(located.statusCode).toBe(422);
     expect(JSON.parse(located.payload).issue[0]).toMatchObject({ expression: ['Patient.active'], diagnostics: 'line 3, column 5' });
+    const automatic = await server.inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, payload: '{\n  "resourceType": "Patient",\n  "active": true,\n\n      "gender": "mal"\n}' });
+    expect(automatic.statusCode).toBe(422);
+    expect(JSON.parse(automatic.payload).issue[0]).toMatchObject({ expression: ['Patient.gender'], diagnostics: 'line 5, column 7' });
     const res = await server.inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, payload: '{\n  "resourceType": "Practitioner",\n  "active": true\n}' });
     expect(res.statusCode).toBe(400);
     // the expression names Patient, the body is a Practitioner: no location is invented

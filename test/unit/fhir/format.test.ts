@@ -297,6 +297,7 @@ describe('withLocations', () => {
     const located = withLocations(outcome, parsed);
     expect(located.issue.map((i) => i.diagnostics)).toEqual(['line 3, column 3', 'line 4, column 3: rule pp-1', undefined, undefined]);
     expect(outcome.issue[0]!.diagnostics).toBeUndefined(); // a copy
+    expect(withLocations(located, parsed)).toEqual(located); // twice changes nothing
     expect(withLocations(badRequest('x', 'Patient.gender'), parsed).id).toBe('bad-request');
   });
 });
