@@ -1,7 +1,8 @@
 // The HL7 validator test cases (FHIR/fhir-test-cases, read from ../shared/reference at test time,
 // never copied): every R4 case whose main resource is a QuestionnaireResponse, Questionnaire or Bundle
-// is validated by our validator (base R4 profile of its type) plus, for each QuestionnaireResponse
-// (main resource or Bundle entry), validateResponse against its Questionnaire. Our verdict (has
+// is validated by our validator (base R4 profile of its type) plus, for each Questionnaire (main,
+// contained or Bundle entry), validateQuestionnaire, and for each QuestionnaireResponse (main resource
+// or Bundle entry), validateResponse against its Questionnaire. Our verdict (has
 // errors or not) is compared with the HL7 Java validator's expected outcome. The agreement per group
 // is printed with every disagreement, and must not fall below the committed baseline
 // (fhir-test-cases.baseline.json). The HL7 R4 examples of the same three types form a fourth group:
@@ -21,6 +22,7 @@ import { isErrorIssue, type Issue } from '../../src/fhir/outcomes.js';
 import { loadCoreDefinitions } from '../../src/fhir/validation/core-definitions.js';
 import { Terminology } from '../../src/fhir/validation/terminology.js';
 import { createValidator, type FhirValidator } from '../../src/fhir/validator.js';
+import { validateQuestionnaire } from '../../src/questionnaires/questionnaire-checks.js';
 import { QuestionnaireRegistry } from '../../src/questionnaires/questionnaire-registry.js';
 import { unresolvedQuestionnaire, validateResponse } from '../../src/questionnaires/response-validator.js';
 
@@ -187,13 +189,23 @@ class CaseContext {
 function validateCase(resource: Json, ctx: CaseContext): Issue[] {
   const type = String(resource.resourceType);
   const issues = validator.validate(resource, `http://hl7.org/fhir/StructureDefinition/${type}`);
+  const questionnaireChecks = (r: Json, base: string): void => {
+    if (r.resourceType === 'Questionnaire') issues.push(...validateQuestionnaire(r as unknown as Questionnaire, { base }));
+    const contained = Array.isArray(r.contained) ? (r.contained as Json[]) : [];
+    contained.forEach((c, i) => {
+      if (c?.resourceType === 'Questionnaire') issues.push(...validateQuestionnaire(c as unknown as Questionnaire, { base: `${base}.contained[${i}]` }));
+    });
+  };
+  questionnaireChecks(resource, type);
   if (type === 'QuestionnaireResponse') issues.push(...ctx.checkResponse(resource, 'QuestionnaireResponse'));
   if (type === 'Bundle') {
     ctx.addResource(resource);
     const entries = Array.isArray(resource.entry) ? (resource.entry as Json[]) : [];
     entries.forEach((e, i) => {
       const r = e?.resource as Json | undefined;
-      if (r?.resourceType === 'QuestionnaireResponse') issues.push(...ctx.checkResponse(r, `Bundle.entry[${i}].resource`));
+      if (!r) return;
+      questionnaireChecks(r, `Bundle.entry[${i}].resource`);
+      if (r.resourceType === 'QuestionnaireResponse') issues.push(...ctx.checkResponse(r, `Bundle.entry[${i}].resource`));
     });
   }
   return issues;

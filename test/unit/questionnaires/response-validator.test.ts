@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Bundle, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, ValueSet } from 'fhir/r4.js';
 import { describe, expect, it, test } from 'vitest';
 import { QuestionnaireRegistry } from '../../../src/questionnaires/questionnaire-registry.js';
+import { validateQuestionnaire } from '../../../src/questionnaires/questionnaire-checks.js';
 import { computeTotals, unresolvedQuestionnaire, validateResponse } from '../../../src/questionnaires/response-validator.js';
 
 const root = new URL('../../../', import.meta.url);
@@ -493,5 +494,54 @@ describe('QuestionnaireRegistry', () => {
     expect(registry.resolve('https://fhir.painplatform.uk/Questionnaire/phq-9|9.9.9')).toBeUndefined();
     expect(registry.resolve('https://fhir.painplatform.uk/Questionnaire/gad-7')).toBeUndefined();
     expect(registry.list()).toHaveLength(3);
+  });
+});
+
+describe('validateQuestionnaire', () => {
+  it('finds nothing wrong with our Questionnaires', () => {
+    for (const q of Object.values(QUESTIONNAIRES)) expect(validateQuestionnaire(q)).toEqual([]);
+  });
+
+  const peg = (change: (items: QuestionnaireItem[]) => void): Questionnaire => {
+    const q = structuredClone(QUESTIONNAIRES.peg);
+    change(q.item ?? []);
+    return q;
+  };
+  test.each<[string, Questionnaire, [string, string, string][]]>([
+    [
+      'two enableWhen without enableBehavior (que-12 as intended)',
+      peg((items) => {
+        items[2].enableWhen = [
+          { question: '75893-8', operator: 'exists', answerBoolean: true },
+          { question: '91145-3', operator: 'exists', answerBoolean: true },
+        ];
+      }),
+      [['error', 'invariant', 'Questionnaire.item[2]']],
+    ],
+    [
+      'a condition on an unknown item',
+      peg((items) => (items[1].enableWhen = [{ question: 'nope', operator: 'exists', answerBoolean: true }])),
+      [['error', 'business-rule', 'Questionnaire.item[1].enableWhen[0].question']],
+    ],
+    [
+      'a condition on a later item (warning)',
+      peg((items) => (items[0].enableWhen = [{ question: '91146-1', operator: '>', answerInteger: 2 }])),
+      [['warning', 'business-rule', 'Questionnaire.item[0].enableWhen[0].question']],
+    ],
+    [
+      'a condition whose answer type does not fit the question',
+      peg((items) => (items[1].enableWhen = [{ question: '75893-8', operator: '=', answerCoding: loinc('LA6568-5') }])),
+      [['error', 'business-rule', 'Questionnaire.item[1].enableWhen[0].answerCoding']],
+    ],
+    [
+      'a group enabled by an item inside it',
+      peg((items) => {
+        const inner = items.splice(0, 3);
+        items.unshift({ linkId: 'g', type: 'group', item: inner, enableWhen: [{ question: '75893-8', operator: 'exists', answerBoolean: true }] });
+      }),
+      [['error', 'business-rule', 'Questionnaire.item[0].enableWhen[0].question']],
+    ],
+  ])('%s', (_name, q, expected) => {
+    expect(validateQuestionnaire(q).map((i) => [i.severity, i.code, i.expression?.[0]])).toEqual(expected);
   });
 });
