@@ -203,9 +203,10 @@ function lastKey(path: string): string {
 //
 // Entities: a DOCTYPE or ENTITY declaration anywhere is refused before any parser runs. Even past
 // that check nothing could be expanded: sax keeps a DOCTYPE's internal subset as an uninterpreted
-// string (it has no DTD parser) and resolves only a fixed table of named entities and numeric
-// character references; a reference to a declared entity is a strict-mode error ("Invalid character
-// entity"). There is no external entity or DTD loading of any kind in sax.
+// string (it has no DTD parser) and resolves only a fixed table of named entities (XML's five in our
+// pass, which runs first) and numeric character references, each to one character; a reference to a
+// declared entity is a strict-mode error ("Invalid character entity"). sax loads no external entity
+// or DTD of any kind.
 
 const FHIR_NS = 'http://hl7.org/fhir';
 const XHTML_NS = 'http://www.w3.org/1999/xhtml';
@@ -252,7 +253,8 @@ const DECLARATIONS = /<!\s*(?:DOCTYPE|ENTITY)/i;
 /** Start offsets of every element, in document order; throws 400 for anything not well-formed. */
 function checkWellFormed(text: string): number[] {
   const offsets: number[] = [];
-  const parser = sax.parser(true, { position: true });
+  // strictEntities: only XML's five named entities (sax would otherwise also take HTML's, such as &nbsp;)
+  const parser = sax.parser(true, { position: true, strictEntities: true });
   let failure: { message: string; line: number; column: number } | undefined;
   parser.onerror = (err) => {
     failure ??= { message: err.message.split('\n')[0] ?? 'not well-formed', line: parser.line + 1, column: parser.column };

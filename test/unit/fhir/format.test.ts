@@ -339,6 +339,7 @@ describe('parseFhirBody: XML refusals', () => {
     ['text before the root', 'hello <Patient xmlns="http://hl7.org/fhir"/>', /not well-formed XML/],
     ['two roots', '<Patient xmlns="http://hl7.org/fhir"/><Patient xmlns="http://hl7.org/fhir"/>', /not well-formed XML/],
     ['an undeclared entity', '<Patient xmlns="http://hl7.org/fhir"><id value="&foo;"/></Patient>', /not well-formed XML/],
+    ['an HTML entity (undeclared in XML)', '<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">a&nbsp;b</div></text></Patient>', /not well-formed XML/],
     ['unquoted attribute', '<Patient xmlns="http://hl7.org/fhir"><active value=true/></Patient>', /not well-formed XML/],
     ['JSON sent as XML', '{"resourceType":"Patient"}', /not well-formed XML/],
     ['no namespace', '<Patient><active value="true"/></Patient>', /not a FHIR R4 resource/],
@@ -420,6 +421,11 @@ describe('XML ⇄ JSON round trips', () => {
     expect(xml).toContain('<name value="Sürgery &amp; Co &lt;Leeds&gt;"/>');
     expect(parseFhirBody(xml, 'xml').resource).toEqual(golden);
     expect(parseFhirBody(serializeFhir(golden, 'json'), 'json').resource).toEqual(golden);
+  });
+
+  it("reads XML's five entities and character references", () => {
+    const xml = '<Patient xmlns="http://hl7.org/fhir"><name><family value="O&apos;Brien &amp; &lt;Sons&gt; &quot;Ltd&quot; &#233;&#x2603;"/></name></Patient>';
+    expect(parseFhirBody(xml, 'xml').resource).toEqual({ resourceType: 'Patient', name: [{ family: 'O\'Brien & <Sons> "Ltd" é☃' }] });
   });
 
   it('drops XML comments and reads decimals as numbers', () => {
