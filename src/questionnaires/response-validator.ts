@@ -369,6 +369,10 @@ class ResponseWalk {
       return;
     }
     const value = answer[key];
+    // A malformed value (null, or a primitive where a datatype belongs) is the structural pass's to
+    // report; there is nothing here to compare.
+    if (value === null || value === undefined) return;
+    if (['Coding', 'Quantity', 'Attachment', 'Reference'].includes(valueType) && !isObject(value)) return;
     switch (valueType) {
       case 'Coding':
         this.codingAnswer(qItem, value as Coding, vp, count);

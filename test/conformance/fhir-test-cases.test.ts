@@ -12,6 +12,11 @@
 // fhir-test-cases.exclusions.json): cases for other FHIR versions, `use-test: false`, cases that need
 // NPM packages, terminology-server modules, cases whose expected errors all come from a terminology
 // server, and cases without a recorded outcome. A missing reference folder fails the suite.
+//
+// A QuestionnaireResponse whose Questionnaire cannot be resolved gets a warning here, not an error:
+// that is what the Java validator reports and what its expected outcomes say (qr-bad-ref1, qr-bad-ref3
+// and questionnaire-not-resolved-qr expect no error). The front door, which takes responses to our
+// Questionnaires only, makes it an error (unresolvedQuestionnaire's `severity`).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
