@@ -171,6 +171,18 @@ const onRequest: Lifecycle.Method = (request, h) => {
 
 const onPreResponse: Lifecycle.Method = (request, h) => {
   if (!isFhirPath(request.path)) return h.continue;
+  try {
+    return answer(request, h);
+  } catch (err) {
+    // A resource that cannot be written (in XML, say) is our bug: a 500 in JSON, never a half answer.
+    const e = err as Error;
+    request.log(['error'], { err: { type: e.name, message: e.message, stack: e.stack }, requestId: request.app.requestId });
+    request.app.fhirFormat = 'json';
+    return written(request, h, withNhsErrorCode(serverError(request.app.requestId), 500), 500);
+  }
+};
+
+function answer(request: Request, h: ResponseToolkit): Lifecycle.ReturnValue {
   const response = request.response;
   if (!response) return h.continue;
   if (Boom.isBoom(response)) {
@@ -182,7 +194,7 @@ const onPreResponse: Lifecycle.Method = (request, h) => {
   const status = response.statusCode;
   const resource = status >= 400 && source.resourceType === 'OperationOutcome' ? errorOutcome(request, source as OperationOutcome, status) : source;
   return written(request, h, resource, status, response.headers);
-};
+}
 
 export const fhirHttpPlugin: Plugin<void> = {
   name: 'fhir-http',

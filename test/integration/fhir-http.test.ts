@@ -59,6 +59,12 @@ beforeAll(async () => {
         throw new Error('secret internal detail: table fhir_resources is locked');
       },
     },
+    {
+      method: 'GET',
+      path: '/fhir/Unwritable',
+      // not a resource the fhir package knows: it cannot be written as XML
+      handler: () => ({ resourceType: 'NoSuchType', id: 'x' }),
+    },
     { method: 'GET', path: '/native/thing', handler: () => { throw new NativeApiError(404, 'No such thing', [{ path: 'id', message: 'unknown', allowed: 'an existing id' }]); } },
   ]);
   await server.initialize();
@@ -200,6 +206,15 @@ describe('errors are OperationOutcomes', () => {
     expect(outcome.issue[0].code).toBe('exception');
     expect(outcome.issue[0].details.text).toContain('9f1c2d3e-1111-4222-8333-444455556666');
     expect(JSON.stringify(logged)).toContain('secret internal detail');
+  });
+
+  it('a resource that cannot be written in the asked format is a logged 500 in JSON', async () => {
+    logged.length = 0;
+    const res = await server.inject({ url: '/fhir/Unwritable', headers: { accept: 'application/fhir+xml' } });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+    expect(JSON.parse(res.payload).issue[0].code).toBe('exception');
+    expect(logged).toHaveLength(1);
   });
 
   it('native paths keep the native error body', async () => {
