@@ -14,6 +14,8 @@ export const BARS_REASON_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/message-reason
 /** new referral, update (a change, or a cancellation by the guide's text), delete (a cancellation by its table) */
 export const BARS_REASONS = ['new', 'update', 'delete'] as const;
 export type BarsReason = (typeof BARS_REASONS)[number];
+/** ServiceRequest statuses a delete (cancellation) message may carry */
+const CANCELLED = ['revoked', 'entered-in-error'];
 
 export interface ResourceRule {
   type: string;
@@ -210,6 +212,12 @@ export function checkMessage(bundle: Bundle, rules: MessageRules): { issues: Iss
       }
       focusIndexes.add(i);
       if (r.profile) profiles.set(i, r.profile);
+      const status = (entries[i] as BundleEntry).resource?.resourceType === 'ServiceRequest' ? ((entries[i] as BundleEntry).resource as { status?: string }).status : undefined;
+      if (messageReason(bundle) === 'delete' && status !== undefined && !CANCELLED.includes(status)) {
+        issues.push(
+          issue('error', 'business-rule', `MessageHeader.reason delete cancels the referral, so the ServiceRequest's status must be revoked (or entered-in-error), not ${status}; send a change with reason update`, `Bundle.entry[${i}].resource.status`),
+        );
+      }
     });
     for (const r of rules.focus) {
       const n = [...focusIndexes].filter((i) => typeAt(i) === r.type).length;

@@ -249,6 +249,8 @@ class Run {
         const a = this.mappings.questionnaireResponseToAssessment(copy);
         out.push(a);
         this.origin.set(`assessments[${out.length - 1}]`, at);
+        const total = this.totalItem(qr, canonical);
+        if (total >= 0) this.origin.set(`assessments[${out.length - 1}].totalScore`, `${at}.item[${total}].answer[0]`);
       } catch (e) {
         if (!(e instanceof MappingError)) throw e;
         this.issues.push(issue('error', 'code-invalid', `${at}: ${e.problem}`, at));
@@ -257,8 +259,16 @@ class Run {
     if (out.length > 0) this.native.assessments = out;
     for (const p of checkTotals(out)) {
       const i = Number(/^assessments\[(\d+)\]/.exec(p.path)?.[1]);
-      this.issues.push(issue('error', 'business-rule', `${p.message}; ${p.allowed}`, this.origin.get(`assessments[${i}]`) ?? 'QuestionnaireResponse'));
+      const where = this.origin.get(`assessments[${i}].totalScore`) ?? this.origin.get(`assessments[${i}]`) ?? 'QuestionnaireResponse';
+      this.issues.push(issue('error', 'business-rule', `${p.message}; ${p.allowed}`, where));
     }
+  }
+
+  /** The index in `qr.item` of the Questionnaire's read-only (calculated total) item, or -1. */
+  private totalItem(qr: QuestionnaireResponse, canonical: string): number {
+    const q = this.mappings.questionnaires.get(canonical) as { item?: { linkId: string; readOnly?: boolean }[] } | undefined;
+    const totals = new Set((q?.item ?? []).filter((it) => it.readOnly).map((it) => it.linkId));
+    return (qr.item ?? []).findIndex((it) => totals.has(it.linkId));
   }
 
   // ---- the native format's rules -------------------------------------------------------------

@@ -167,6 +167,10 @@ describe('checkMessage', () => {
       b.entry[SR_ENTRY].resource.id = 'sr1';
       b.entry[0].resource.focus[0].reference = 'ServiceRequest/sr1';
     }, []],
+    ['reason delete with an active ServiceRequest', (b) => (b.entry[0].resource.reason.coding[0].code = 'delete'), [
+      ['error', 'business-rule', `Bundle.entry[${SR_ENTRY}].resource.status`],
+    ]],
+    ['reason delete with a revoked ServiceRequest', (b) => ((b.entry[0].resource.reason.coding[0].code = 'delete'), (b.entry[SR_ENTRY].resource.status = 'revoked')), []],
     ['no entries', (b) => (b.entry = []), [
       ['error', 'structure', 'Bundle.entry'],
     ]],

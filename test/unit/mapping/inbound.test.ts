@@ -241,7 +241,7 @@ const rows: Row[] = [
   ['assessments: ids (own when it fits, else referralId-A<n>)', () => {}, 'assessments', undefined, []],
   ['assessments: another Questionnaire is left out', ({ qrs }) => (qrs[1].questionnaire = 'http://example.org/Questionnaire/audit'), 'assessments.length', 1, [['warning', 'not-supported', 'Bundle.entry[6].resource.questionnaire']]],
   ['assessments: an unknown answer code', ({ qrs }) => (qrs[0].item[0].answer[0].valueCoding.code = 'LA0000-0'), 'assessments.length', 1, [['error', 'code-invalid', 'Bundle.entry[5].resource']]],
-  ['assessments: a total that differs', ({ qrs }) => (qrs[0].item.at(-1).answer[0].valueInteger = 20), 'assessments.0.totalScore', 20, [['error', 'business-rule', 'Bundle.entry[5].resource']]],
+  ['assessments: a total that differs', ({ qrs }) => (qrs[0].item.at(-1).answer[0].valueInteger = 20), 'assessments.0.totalScore', 20, [['error', 'business-rule', 'Bundle.entry[5].resource.item[10].answer[0]']]],
   ['assessments: a version we do not hold is not ours', ({ qrs }) => (qrs[1].questionnaire = 'https://fhir.painplatform.uk/Questionnaire/gad-7|2.0.0'), 'assessments.length', 1, [['warning', 'not-supported', 'Bundle.entry[6].resource.questionnaire']]],
 ];
 
