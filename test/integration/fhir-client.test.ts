@@ -261,7 +261,7 @@ describe.each(dialects)('a GP system drives /fhir over HTTP with fhir-kit-client
     const ids = freshIds();
     const bundle = gp<Bundle>('gp-referral.transaction.json', ids);
     const at = bundle.entry!.findIndex((e) => e.resource?.resourceType === 'ServiceRequest');
-    (bundle.entry![at]!.resource as { status: string }).status = 'bogus';
+    (bundle.entry![at]!.resource as ServiceRequest as { status: string }).status = 'bogus';
     const err = await failure(client.transaction(bundle));
     expect(err.status).toBe(422);
     const problems = errors(err.outcome!);
