@@ -150,16 +150,16 @@ export class FhirClient {
     };
   }
 
-  transaction(bundle: Bundle, requestId = randomUUID()): Promise<Bundle> {
+  transaction(bundle: Bundle, requestId: string = randomUUID()): Promise<Bundle> {
     return this.call('POST', '', (options) => this.kit.transaction({ body: bundle as never, options }), { 'x-request-id': requestId });
   }
 
-  batch(bundle: Bundle, requestId = randomUUID()): Promise<Bundle> {
+  batch(bundle: Bundle, requestId: string = randomUUID()): Promise<Bundle> {
     return this.call('POST', '', (options) => this.kit.batch({ body: bundle as never, options }), { 'x-request-id': requestId });
   }
 
   /** $process-message at system level: the response message Bundle (a refusal throws, with its OperationOutcome). */
-  processMessage(message: Bundle, requestId = randomUUID()): Promise<Bundle> {
+  processMessage(message: Bundle, requestId: string = randomUUID()): Promise<Bundle> {
     return this.call('POST', '$process-message', (options) => this.kit.operation({ name: 'process-message', input: message as never, options }), { 'x-request-id': requestId });
   }
 

@@ -3,7 +3,7 @@
 // failures it retries. The real server is driven in test/integration/fhir-client.test.ts.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { MockAgent } from 'undici';
-import type { Bundle, OperationOutcome } from 'fhir/r4.js';
+import type { Bundle, MessageHeader, OperationOutcome } from 'fhir/r4.js';
 import { FhirClient, FhirClientError, outcomeOf } from '../../../src/delivery/fhir-client.js';
 
 const ORIGIN = 'http://fhir.test';
@@ -143,7 +143,7 @@ describe('failures are FhirClientErrors', () => {
     const response: Bundle = {
       resourceType: 'Bundle',
       type: 'message',
-      entry: [{ resource: { resourceType: 'MessageHeader', eventCoding: { code: 'x' }, source: { endpoint: 'e' }, response: { identifier: 'm', code: 'fatal-error' } } }, { resource: outcome }],
+      entry: [{ resource: { resourceType: 'MessageHeader', eventCoding: { code: 'x' }, source: { endpoint: 'e' }, response: { identifier: 'm', code: 'fatal-error' } } as MessageHeader }, { resource: outcome }],
     };
     answer('POST', '/fhir/$process-message', 422, response);
     const err = await failure(client().processMessage(message));
