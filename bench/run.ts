@@ -1,15 +1,15 @@
 // npm run bench: load test of POST /referrals against the adapter and a bare hapi route, then a
-// micro-benchmark of mapping + validation. Figures go by hand into bench/README.md with the machine.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+// micro-benchmark of mapping + validation, then the FHIR benchmarks (bench/fhir.ts). Figures go by hand
+// into bench/README.md with the machine.
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { loadMappings } from '../src/mapping/index.js';
 import { createValidator } from '../src/fhir/validator.js';
 import { applyRiskRule } from '../src/questionnaires/risk.js';
+import { runFhirBenchmarks } from './fhir.js';
+import { startTarget, stopTarget, type Target } from './servers.js';
 import type { NativeReferral } from '../src/native/types.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
@@ -25,50 +25,6 @@ function freshBody(): string {
   return JSON.stringify({ ...stepUp, referralId: id, assessments: stepUp.assessments!.map((a, i) => ({ ...a, assessmentId: `${id}-${i}` })) });
 }
 
-type Target = 'adapter' | 'adapter-2-workers' | 'bare';
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The service as `npm start` runs it, with WORKERS=2 (one HTTP worker per core), on a fresh SQLite file. */
-async function startCluster(): Promise<{ child: ChildProcess; uri: string }> {
-  const port = await freePort();
-  const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'pp-bench-')), 'adapter.db')}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}src/index.ts`], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
-  });
-  const uri = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${uri}/health/ready`).then((r) => r.ok, () => false);
-    if (ok) return { child, uri };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the clustered service did not become ready');
-}
-
-async function startTarget(kind: Target): Promise<{ child: ChildProcess; uri: string }> {
-  if (kind === 'adapter-2-workers') return startCluster();
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}bench/target.ts`, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const uri = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"uri":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`${kind} target exited with ${code}`)));
-  });
-  return { child, uri };
-}
-
 interface LoadResult {
   rps: number;
   p50: number;
@@ -79,7 +35,8 @@ interface LoadResult {
 }
 
 async function load(kind: Target): Promise<LoadResult> {
-  const { child, uri } = await startTarget(kind);
+  const target = await startTarget(kind);
+  const { uri } = target;
   try {
     const result = await autocannon({
       url: `${uri}/referrals`,
@@ -89,7 +46,7 @@ async function load(kind: Target): Promise<LoadResult> {
     });
     return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
   } finally {
-    child.kill('SIGTERM');
+    await stopTarget(target);
   }
 }
 
@@ -132,3 +89,5 @@ if (adapter.non2xx + adapter.errors + clustered.non2xx + clustered.errors > 0) {
   console.error('the adapter answered some requests with errors: the figures above are not valid');
   process.exitCode = 1;
 }
+// Then the FHIR front door (issue 3): transactions, $validate and where a transaction's time goes.
+if (!(await runFhirBenchmarks())) process.exitCode = 1;
