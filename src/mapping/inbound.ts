@@ -46,15 +46,19 @@ export interface InboundMapper {
 /** Where the inbound mapping file sits under the mappings folder. */
 export const INBOUND_MAPPING_FILE = join('inbound', 'inbound-referral.json');
 
-/** Reads and checks the inbound mapping (and the native ⇄ FHIR mappings it reuses); throws MappingConfigError. */
-export function loadInboundMapping(mappingsDir: string): InboundMapper {
-  const mappings = loadMappings(mappingsDir);
+/**
+ * Reads and checks the inbound mapping (and the native ⇄ FHIR mappings it reuses: pass them when already
+ * loaded from the same folder); throws MappingConfigError naming the file and the rule.
+ */
+export function loadInboundMapping(mappingsDir: string, loaded?: CompiledMappings): InboundMapper {
+  const mappings = loaded ?? loadMappings(mappingsDir);
   const config = loadInboundConfig(join(mappingsDir, INBOUND_MAPPING_FILE), mappings.conceptMaps);
   const groups = new Map<string, ReverseGroup[]>([...mappings.conceptMaps].map(([name, cm]) => [name, reverseGroups(cm)]));
   return { toNative: (pkg, opts) => new Run(config, groups, mappings, pkg, opts).map() };
 }
 
 const PLATFORM_CODE_SYSTEMS = 'https://fhir.painplatform.uk/CodeSystem/';
+const NO_VARS: Record<string, unknown> = Object.freeze({});
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -97,7 +101,14 @@ class Run {
 
   map(): InboundMappingResult {
     for (const l of this.config.lets) {
-      const value = l.from.map((f) => f(this.scope, this.env)).find((v) => v.length > 0);
+      let value: unknown[] | undefined;
+      for (const f of l.from) {
+        const v = f(this.scope, this.env);
+        if (v.length > 0) {
+          value = v;
+          break;
+        }
+      }
       this.env[l.name] = value?.[0];
       if (value === undefined && l.required) {
         this.failedLets.add(l.name);
@@ -115,8 +126,9 @@ class Run {
   private apply(rule: RuleDef): void {
     const unmapped: string[] = [];
     let values: unknown[] | undefined;
-    for (const path of rule.from) {
-      const found = this.read(rule, path(this.scope, this.env));
+    for (const [i, path] of rule.from.entries()) {
+      // fhirpath prepares every variable it is given on each call: give them only to paths that use them
+      const found = this.read(rule, path(this.scope, rule.fromVars[i]?.length ? this.env : NO_VARS));
       unmapped.push(...found.unmapped);
       if (found.values.length > 0) {
         values = found.values;

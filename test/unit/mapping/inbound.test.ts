@@ -317,6 +317,7 @@ describe('loadInboundMapping refuses a bad rule, naming the file and the rule', 
     ['an optional required field', (m) => (m.rules[2].optional = true), /rule "status" \(rules\[2\]\): optional: status is required/],
     ['a severity that is not one', (m) => (m.rules[4].whenUnmapped = 'warn'), /rule "step" \(rules\[4\]\): "warn" is not one of/],
     ['a rule without a why', (m) => delete m.rules[4].description, /rule "step" \(rules\[4\]\): a rule says why/],
+    ['an extension value read through the model', (m) => (m.rules[30].from = "patient.extension.where(url = 'x').value"), /rule "preference-interpreter" \(rules\[30\]\): .*name an extension's value as in JSON/],
     ['the same native field twice', (m) => m.rules.push({ ...m.rules[4], id: 'step-again' }), /rule "step-again" \(rules\[\d+\]\): native step is written by an earlier rule/],
   ];
   test.each(cases)('%s', (_name, change, message) => {
