@@ -12,7 +12,7 @@ import type { AssessmentRecord } from '../../store/referrals.repo.js';
 import { conflict, invalid, issue, type Issue, OutcomeError } from '../../fhir/outcomes.js';
 import type { InboundMapper } from '../../mapping/inbound.js';
 import { DuplicateIdentifierError, type FhirRepository, type FhirTx, type StoredResource } from '../../store/fhir.repo.js';
-import { type ReferralRecord, type ReferralRepository, VersionConflictError } from '../../store/referrals.repo.js';
+import { IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../../store/referrals.repo.js';
 import { canonicalJson, contentHash } from '../../util/canonical-json.js';
 import { NativeApiError } from '../errors.js';
 import type { ReferralMapper, ResourceValidator } from '../ports.js';
@@ -79,7 +79,12 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
     try {
       return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, targets));
     } catch (err) {
-      const retryable = err instanceof DuplicateIdentifierError || err instanceof VersionConflictError;
+      if (err instanceof IdConflictError) {
+        throw new OutcomeError(conflict(`Assessment id ${err.id} is already used by another assessment; send the QuestionnaireResponse with another identifier`));
+      }
+      // PostgreSQL may also end one of two crossing transactions as a deadlock or serialization failure.
+      const code = (err as { code?: string }).code;
+      const retryable = err instanceof DuplicateIdentifierError || err instanceof VersionConflictError || code === '40P01' || code === '40001';
       if (!retryable || attempt >= 10) {
         if (retryable) throw new OutcomeError(invalid([issue('error', 'transient', 'The same resources are being written by other requests; nothing of this request was stored, send it again')]), 503);
         throw err;

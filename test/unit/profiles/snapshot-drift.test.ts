@@ -18,7 +18,7 @@ describe('committed snapshots', () => {
     coreResolver(),
   );
 
-  test('there is a StructureDefinition for every profile and extension of the contract', () => {
+  test('there is a StructureDefinition for every profile and extension of the contract, outbound and inbound', () => {
     expect(files.map((f) => f.sd.id).sort()).toEqual(
       [
         'Extension-AssessmentMode',
@@ -26,12 +26,18 @@ describe('committed snapshots', () => {
         'Extension-SymptomDuration',
         'Extension-UrgencyAsSent',
         'PainPlatform-Flag',
+        'PainPlatform-Inbound-Patient',
+        'PainPlatform-Inbound-PractitionerRole',
+        'PainPlatform-Inbound-QuestionnaireResponse',
+        'PainPlatform-Inbound-ServiceRequest',
         'PainPlatform-Organization',
         'PainPlatform-Patient',
         'PainPlatform-Practitioner',
         'PainPlatform-PractitionerRole',
         'PainPlatform-QuestionnaireResponse',
         'PainPlatform-ReferralBundle',
+        'PainPlatform-ReferralMessage',
+        'PainPlatform-ReferralMessageHeader',
         'PainPlatform-ServiceRequest',
       ].sort(),
     );
