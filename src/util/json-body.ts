@@ -48,7 +48,14 @@ export function parseJsonBody(raw: string): unknown {
     }
     throw new NativeApiError(400, 'The body is not valid JSON', [problem]);
   }
-  const repeated = repeatedKeys(raw);
+  let repeated: string[];
+  try {
+    repeated = repeatedKeys(raw);
+  } catch (err) {
+    // The scan is recursive: a body nested hundreds of thousands deep would overflow the stack.
+    if (!(err instanceof RangeError)) throw err;
+    throw new NativeApiError(400, 'The body is nested too deeply', [{ path: '(body)', message: 'nested too deeply to read', allowed: 'a JSON object nested to a sensible depth' }]);
+  }
   if (repeated.length > 0) {
     throw new NativeApiError(
       400,

@@ -374,6 +374,7 @@ describe.each(dialects)('native API on %s', (dialect) => {
     ['a 2 MiB body', (r) => ({ body: JSON.stringify({ ...r, clinicalSummary: 'x'.repeat(2 * 1024 * 1024) }) }), 413, '(body)'],
     ['a text/plain body', (r) => ({ body: JSON.stringify(r), headers: { 'content-type': 'text/plain' } }), 415, '(header) Content-Type'],
     ['a repeated key', (r) => ({ body: JSON.stringify(r).replace('"urgency":"routine"', '"urgency":"urgent","urgency":"routine"') }), 400, 'urgency'],
+    ['a body nested 200,000 deep', () => ({ body: `{"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}` }), 400, '(body)'],
   ];
 
   test.each(badInputs)('%s is refused and nothing is stored', async (_name, make, status, path) => {
