@@ -4,20 +4,13 @@
 import { Fhir } from 'fhir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startApp } from '../support/app.js';
-import { countOf, entryOf, fhir, freshIds, freshInbound, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, lineAt, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
 import type { App } from '../../src/server.js';
 
 const PROFILE = 'https://fhir.painplatform.uk/StructureDefinition/';
 const xml = (resource: object) => new Fhir().objToXml(resource);
 const errorsOf = (outcome: any) => (outcome.issue ?? []).filter((i: any) => i.severity === 'error' || i.severity === 'fatal');
 const pretty = (x: unknown) => JSON.stringify(x, null, 2);
-
-/** The text of the body line that `diagnostics` ("line L, column C") points at. */
-function lineAt(text: string, diagnostics: string | undefined): string {
-  const m = /^line (\d+), column (\d+)$/.exec(diagnostics ?? '');
-  if (!m) throw new Error(`diagnostics ${JSON.stringify(diagnostics)} is not "line L, column C"`);
-  return text.split('\n')[Number(m[1]) - 1] ?? '';
-}
 
 /** The single issue of `outcome` at `expression` (there must be exactly one). */
 function issueAt(outcome: any, expression: string): any {
@@ -204,12 +197,27 @@ describe.each(dialects)('FHIR input on %s', (dialect) => {
 
     it('a Bundle of 10,000 entries → refused whole (413 or 422, too-costly), nothing stored', async () => {
       const before = await countOf(app, 'Patient', '_count=1');
-      const entry = (i: number) => ({ fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', gender: 'unknown' } });
-      const body = JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 10_000 }, (_, i) => entry(i)) });
+      // small entries, so that the body stays under MAX_BODY_BYTES and the entry count is what refuses it
+      const entry = { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } };
+      const body = JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 10_000 }, () => entry) });
+      expect(body.length).toBeLessThan(1_048_576);
       const res = await fhir(app, 'POST', '/fhir', body);
       expect([413, 422]).toContain(res.status);
       expect(res.body.resourceType).toBe('OperationOutcome');
       expect(res.body.issue[0]).toMatchObject({ severity: 'error', code: 'too-costly' });
+      expect(res.body.issue[0].details.text).toMatch(/10000 entries; at most \d+ are taken in one request/);
+      expect(await countOf(app, 'Patient', '_count=1')).toBe(before);
+    });
+
+    it('a body over MAX_BODY_BYTES → 413 OperationOutcome naming the limit, nothing stored', async () => {
+      const before = await countOf(app, 'Patient', '_count=1');
+      const entry = (i: number) => ({ fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', gender: 'unknown' } });
+      const body = JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 10_000 }, (_, i) => entry(i)) });
+      expect(body.length).toBeGreaterThan(1_048_576);
+      const res = await fhir(app, 'POST', '/fhir', body);
+      expect(res.status).toBe(413);
+      expect(res.body.issue[0]).toMatchObject({ severity: 'error', code: 'too-costly' });
+      expect(res.body.issue[0].details.text).toContain('limit 1048576 bytes');
       expect(await countOf(app, 'Patient', '_count=1')).toBe(before);
     });
 

@@ -3,7 +3,7 @@
 // sees of an accepted inbound referral (GET /referrals), the self-harm risk rule included.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startApp } from '../support/app.js';
-import { countOf, entryOf, fhir, freshIds, freshInbound, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, lineAt, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
 import type { App } from '../../src/server.js';
 
 const REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
@@ -136,14 +136,15 @@ describe.each(dialects)('$process-message and the native view on %s', (dialect) 
     it('reason update for a referral never received → 422 response message, fatal-error, nothing stored', async () => {
       const ids = freshIds();
       const message = cancellation(ids, 'update');
-      const res = await fhir(app, 'POST', '/fhir/$process-message', JSON.stringify(message, null, 2));
+      const text = JSON.stringify(message, null, 2);
+      const res = await fhir(app, 'POST', '/fhir/$process-message', text);
       expect(res.status).toBe(422);
       const { header, outcome } = responseParts(res.body, message.entry[0].resource.id);
       expect(header.response.code).toBe('fatal-error');
       expect(outcome.issue).toHaveLength(1);
       expect(outcome.issue[0]).toMatchObject({ severity: 'error', code: 'not-found', expression: ['Bundle.entry[8].resource.identifier'] });
       expect(outcome.issue[0].details.text).toContain('no ServiceRequest with these identifiers is stored here; send it first with reason "new"');
-      expect(outcome.issue[0].diagnostics).toMatch(/^line \d+, column \d+$/);
+      expect(lineAt(text, outcome.issue[0].diagnostics)).toContain('"identifier"');
       expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ids.ubrn}`)).toBe(0);
       expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(0);
     });
@@ -171,8 +172,7 @@ describe.each(dialects)('$process-message and the native view on %s', (dialect) 
       expect(res.body.resourceType).toBe('OperationOutcome');
       expect(res.body.issue[0]).toMatchObject({ severity: 'error', code: 'value', expression: ['Bundle.type'] });
       expect(res.body.issue[0].details.text).toContain('$process-message takes a Bundle of type message');
-      const at = /^line (\d+), column \d+$/.exec(res.body.issue[0].diagnostics);
-      expect(text.split('\n')[Number(at?.[1]) - 1]).toContain('"type": "transaction"');
+      expect(lineAt(text, res.body.issue[0].diagnostics)).toContain('"type": "transaction"');
       expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ids.ubrn}`)).toBe(0);
     });
 

@@ -10,6 +10,7 @@ import {
   entryOf,
   fhir,
   freshIds,
+  lineAt,
   freshInbound,
   freshNhsNumber,
   freshUbrn,
@@ -21,13 +22,6 @@ import {
 import type { App } from '../../src/server.js';
 
 const LOCATION = /^(Patient|Organization|Practitioner|PractitionerRole|QuestionnaireResponse|ServiceRequest)\/[A-Za-z0-9\-.]{1,64}\/_history\/1$/;
-
-/** The text of the body line that an issue's `diagnostics` ("line L, column C") points at. */
-function lineAt(text: string, diagnostics: string | undefined): string {
-  const m = /^line (\d+), column (\d+)$/.exec(diagnostics ?? '');
-  if (!m) throw new Error(`diagnostics ${JSON.stringify(diagnostics)} is not "line L, column C"`);
-  return text.split('\n')[Number(m[1]) - 1] ?? '';
-}
 
 const pretty = (x: unknown) => JSON.stringify(x, null, 2);
 

@@ -142,3 +142,10 @@ export function issuesMentioning(outcome: any, fragment: string | RegExp): any[]
     return typeof fragment === 'string' ? text.includes(fragment) : fragment.test(text);
   });
 }
+
+/** The text of the body line that an issue's `diagnostics` ("line L, column C") points at. */
+export function lineAt(text: string, diagnostics: string | undefined): string {
+  const m = /^line (\d+), column (\d+)$/.exec(diagnostics ?? '');
+  if (!m) throw new Error(`diagnostics ${JSON.stringify(diagnostics)} is not "line L, column C"`);
+  return text.split('\n')[Number(m[1]) - 1] ?? '';
+}
