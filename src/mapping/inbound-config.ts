@@ -69,7 +69,8 @@ export interface RuleDef {
 
 export interface AssessmentsDef {
   conceptMap: string;
-  idPattern: RegExp;
+  /** when set, a QR identifier value matching it is kept as the assessmentId; absent: always the template */
+  idPattern?: RegExp;
   idFallback: string;
 }
 
@@ -236,13 +237,15 @@ export function loadInboundConfig(file: string, conceptMaps: ReadonlyMap<string,
   unknownFields(a, ASSESSMENT_FIELDS, 'assessments', fail);
   if (typeof a.conceptMap !== 'string' || !conceptMaps.has(a.conceptMap)) fail('assessments', `unknown conceptMap ${JSON.stringify(a.conceptMap)}`);
   let idPattern: RegExp | undefined;
-  try {
-    idPattern = new RegExp(a.idPattern as string);
-  } catch {
-    fail('assessments', 'idPattern: a regular expression');
+  if (a.idPattern !== undefined) {
+    try {
+      idPattern = new RegExp(a.idPattern as string);
+    } catch {
+      fail('assessments', 'idPattern: a regular expression');
+    }
   }
   if (typeof a.idFallback !== 'string' || !a.idFallback.includes('{n}')) fail('assessments', 'idFallback: a template with {n} (and {referralId})');
-  return { file, lets, rules, assessments: { conceptMap: a.conceptMap as string, idPattern: idPattern as RegExp, idFallback: a.idFallback as string } };
+  return { file, lets, rules, assessments: { conceptMap: a.conceptMap as string, idPattern, idFallback: a.idFallback as string } };
 }
 
 function unknownFields(o: Json, known: readonly string[], where: string | undefined, fail: (w: string | undefined, p: string) => never): void {

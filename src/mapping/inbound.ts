@@ -250,7 +250,7 @@ class Run {
       }
       const n = out.length + 1;
       const own = qr.identifier?.value;
-      const assessmentId = own && idPattern.test(own) ? own : idFallback.replace('{referralId}', this.opts.referralId).replace('{n}', String(n));
+      const assessmentId = own && idPattern?.test(own) ? own : idFallback.replace('{referralId}', this.opts.referralId).replace('{n}', String(n));
       const copy: QuestionnaireResponse = {
         ...structuredClone(qr),
         questionnaire: canonical,

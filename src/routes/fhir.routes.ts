@@ -292,8 +292,9 @@ function otherMethods(routes: ServerRoute[]): ServerRoute[] {
   return [...byPath].map(([path, methods]) => ({
     method: '*',
     path,
-    handler: (request: Request) => {
-      throw new OutcomeError(methodNotAllowed(request.method, request.path, [...methods].sort()), 405);
+    handler: (request: Request, h: ResponseToolkit) => {
+      const allowed = [...methods].sort();
+      return h.response(methodNotAllowed(request.method, request.path, allowed)).code(405).header('Allow', allowed.join(', '));
     },
   }));
 }

@@ -252,12 +252,13 @@ describe('rules, one change each', () => {
     expect(summary(result)).toEqual(issues);
   });
 
-  test('assessment ids: the sender\'s when it fits the native pattern, else <referralId>-A<n>', () => {
+  test('assessment ids are always <referralId>-A<n>: senders\' own ids could clash across senders, and are kept as sender identifiers', () => {
     const r = mapChanged(() => {});
     expect(r.referral.assessments?.map((a) => [a.assessmentId, a.instrument])).toEqual([
-      ['EMP-QR-2026-0041', 'PHQ-9'],
+      ['PP-IN-000001-A1', 'PHQ-9'],
       ['PP-IN-000001-A2', 'GAD-7'],
     ]);
+    expect(r.senderIdentifiers.map((i) => i.value)).toContain('EMP-QR-2026-0041');
   });
 
   test('every issue text says what is wrong and what is allowed or done', () => {
