@@ -56,10 +56,11 @@ export function loadDomain(config: AppConfig): Domain {
   let domain = loaded.get(key);
   if (!domain) {
     const conformance = ConformanceResources.load(config.profilesDir, join(config.mappingsDir, 'conceptmaps'));
+    const mapper = loadMappings(config.mappingsDir);
     domain = {
-      mapper: loadMappings(config.mappingsDir),
+      mapper,
       validator: createValidator({ profilesDir: config.profilesDir }),
-      inbound: loadInboundMapping(config.mappingsDir),
+      inbound: loadInboundMapping(config.mappingsDir, mapper),
       conformance,
       questionnaires: new QuestionnaireRegistry(conformance.all('Questionnaire') as unknown as Questionnaire[]),
       messageRules: loadMessageRules(config.profilesDir),

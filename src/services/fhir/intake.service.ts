@@ -108,7 +108,7 @@ export class FhirIntakeService {
     if ((bundle.entry?.length ?? 0) > MAX_BUNDLE_ENTRIES + 1) throw tooManyEntries(bundle.entry!.length);
     const rules = this.rulesFor(header);
     const checked = checkMessage(bundle, rules);
-    const issues: Issue[] = [...checked.issues];
+    const issues: Issue[] = [...checked.issues, ...this.messageBundleIssues(bundle, rules)];
     const reason = header.reason?.coding?.find((c) => c.system === BARS_REASONS)?.code;
     const entries = entriesOfBundle(bundle).filter((e) => e.resource?.resourceType !== 'MessageHeader');
     const focusRef = header.focus?.[0]?.reference;
@@ -152,7 +152,10 @@ export class FhirIntakeService {
       issues = [...this.bundleShape(resource as Bundle), ...(await checkEntries(this.deps, entriesOfBundle(resource as Bundle), this.deps.repo)).issues];
     } else if (type === 'Bundle' && resource.type === 'message') {
       const header = (resource as Bundle).entry?.[0]?.resource as MessageHeader | undefined;
-      const checked = header?.resourceType === 'MessageHeader' ? checkMessage(resource as Bundle, this.rulesFor(header)) : { issues: [issue('error', 'structure', 'The first entry of a message Bundle must be its MessageHeader', 'Bundle.entry[0].resource')], profiles: new Map<number, string>() };
+      const rules = header?.resourceType === 'MessageHeader' ? this.rulesFor(header) : undefined;
+      const checked = rules
+        ? { issues: [...checkMessage(resource as Bundle, rules).issues, ...this.messageBundleIssues(resource as Bundle, rules)], profiles: checkMessage(resource as Bundle, rules).profiles }
+        : { issues: [issue('error', 'structure', 'The first entry of a message Bundle must be its MessageHeader', 'Bundle.entry[0].resource')], profiles: new Map<number, string>() };
       const entries = entriesOfBundle(resource as Bundle).filter((e) => e.resource?.resourceType !== 'MessageHeader');
       issues = [...checked.issues, ...(await checkEntries(this.deps, entries, this.deps.repo, checked.profiles)).issues];
     } else if (type === 'Bundle') {
@@ -232,6 +235,18 @@ export class FhirIntakeService {
     return undefined;
   }
 
+  /**
+   * The message Bundle against its own profile (type, timestamp, fullUrls, the MessageHeader's BaRS
+   * shape). Its entries are checked one by one against their inbound profiles elsewhere, so only the
+   * issues about the Bundle itself and its MessageHeader are kept here.
+   */
+  private messageBundleIssues(bundle: Bundle, rules: MessageRules): Issue[] {
+    if (!rules.bundleProfile || !this.deps.validator.hasProfile(rules.bundleProfile)) return [];
+    return this.deps.validator
+      .validate(bundle, rules.bundleProfile)
+      .filter((i) => !(i.expression ?? []).some((e) => /^Bundle\.entry\[[1-9]\d*\]\.resource/.test(e)));
+  }
+
   private rulesFor(header: MessageHeader): MessageRules {
     const byDefinition = header.definition ? this.deps.messageRules.get(header.definition.split('|')[0]!) : undefined;
     if (byDefinition) return byDefinition;
@@ -272,7 +287,8 @@ function responseMessage(request: MessageHeader, code: 'ok' | 'transient-error' 
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: randomUUID(),
-    eventCoding: request.eventCoding?.code === 'servicerequest-request' ? { system: BARS_EVENTS, code: 'servicerequest-response' } : request.eventCoding!,
+    // A response to anything but another BaRS event is a servicerequest-response (also when the request named none).
+    eventCoding: request.eventCoding?.code && request.eventCoding.code !== 'servicerequest-request' ? request.eventCoding : { system: BARS_EVENTS, code: 'servicerequest-response' },
     source: { endpoint: 'https://fhir.painplatform.uk/fhir', name: 'Pain Platform FHIR adapter' },
     ...(request.source?.endpoint ? { destination: [{ endpoint: request.source.endpoint }] } : {}),
     response: { identifier: request.id ?? 'unknown', code, details: { reference: `urn:uuid:${outcomeId}` } },
