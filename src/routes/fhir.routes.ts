@@ -32,6 +32,7 @@ const VALIDATE_TYPES = ['ServiceRequest', 'QuestionnaireResponse', 'Patient', 'B
 const VALIDATE_OP = { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type' as const };
 const PROCESS_MESSAGE_OP = { name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message', level: 'system' as const };
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,128}$/;
 
 /** Base URL of this server as the client reached it, for Location headers and Bundle links. */
 function baseUrl(request: Request): string {
@@ -82,6 +83,9 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
         operationOutcome([issue('error', 'duplicate', 'This X-Request-ID was already used for a different request; a retry must resend exactly the same body to the same URL, and a new request needs a new X-Request-ID')]),
         409,
       );
+    if (requestId !== undefined && !REQUEST_ID.test(requestId)) {
+      throw new OutcomeError(badRequest('X-Request-ID must be 1 to 128 characters of A-Z a-z 0-9 - _ . (a UUID, as BaRS asks)'));
+    }
     if (requestId) {
       const logged = await deps.requestLog.get(requestId);
       if (logged) {

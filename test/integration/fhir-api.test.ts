@@ -336,5 +336,22 @@ describe.each(dialects)('FHIR writes on %s', (dialect) => {
       expect(res.body.id).toBe(original.body.id);
       expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ids.ubrn}`)).toBe(1);
     });
+
+    it('a transaction retried with its X-Request-ID is replayed too', async () => {
+      const bundle = JSON.stringify(freshInbound('gp-referral.transaction.json'));
+      const requestId = `tx-${freshUbrn()}`;
+      const first = await fhir(app, 'POST', '/fhir', bundle, { 'x-request-id': requestId });
+      expect(first.status).toBe(200);
+      const again = await fhir(app, 'POST', '/fhir', bundle, { 'x-request-id': requestId });
+      expect(again.headers['x-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+      expect(again.body.entry.map((e: any) => e.response.status)).toContain('201 Created');
+    });
+
+    it.each([['a space', 'a b'], ['too long', 'x'.repeat(129)], ['a slash', 'a/b']])('an X-Request-ID with %s → 400 naming the rule, nothing stored', async (_name, requestId) => {
+      const res = await fhir(app, 'POST', '/fhir/ServiceRequest', JSON.stringify(freshInbound('gp-referral-contained-patient.service-request.json')), { 'x-request-id': requestId });
+      expect(res.status).toBe(400);
+      expect(res.body.issue[0].details.text).toContain('X-Request-ID must be 1 to 128 characters');
+    });
   });
 });
