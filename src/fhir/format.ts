@@ -142,7 +142,8 @@ function parseJson(text: string): ParsedFhirBody {
   try {
     value = parseJsonBody(text);
   } catch (err) {
-    if (err instanceof RangeError) {
+    // parseJsonBody answers a nesting too deep for its repeated-key scan itself (native 400); so does a RangeError from elsewhere.
+    if (err instanceof RangeError || (err instanceof NativeApiError && /nested too deeply/.test(err.message))) {
       // jsonc-parser walks recursively: nesting deep enough to overflow the stack is no FHIR resource.
       throw invalidBody('The JSON is nested too deeply; a FHIR resource nests objects and arrays at most a few dozen levels');
     }
