@@ -24,6 +24,15 @@ export interface FhirLoadResult {
   timeouts: number;
   /** 2xx answers whose body was not what it must be (see the file comment) */
   wrongBody: number;
+  /** non-2xx answers by status and the first issue's code, e.g. `503 transient` (codes only: no patient data) */
+  refusals: Record<string, number>;
+}
+
+/** Counts one answer that was not 2xx under its status and first issue code. */
+function countRefusal(refusals: Record<string, number>, status: number, body: string): void {
+  const code = /"code":"([a-z-]+)"/.exec(body)?.[1] ?? 'no-outcome';
+  const key = `${status} ${code}`;
+  refusals[key] = (refusals[key] ?? 0) + 1;
 }
 
 export interface LoadOptions {
@@ -33,7 +42,7 @@ export interface LoadOptions {
   nodeArgs?: string[];
 }
 
-function summary(result: autocannon.Result, wrongBody: number): FhirLoadResult {
+function summary(result: autocannon.Result, wrongBody: number, refusals: Record<string, number>): FhirLoadResult {
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
@@ -45,6 +54,7 @@ function summary(result: autocannon.Result, wrongBody: number): FhirLoadResult {
     errors: result.errors,
     timeouts: result.timeouts,
     wrongBody,
+    refusals,
   };
 }
 
@@ -57,6 +67,7 @@ function createdEntries(body: string): number {
 export async function transactionLoad(kind: Target, opts: LoadOptions): Promise<FhirLoadResult> {
   const target = await startTarget(kind, opts.nodeArgs);
   let wrongBody = 0;
+  const refusals: Record<string, number> = {};
   try {
     const result = await autocannon({
       url: `${target.uri}/fhir`,
@@ -69,11 +80,12 @@ export async function transactionLoad(kind: Target, opts: LoadOptions): Promise<
           setupRequest: (req) => ({ ...req, body: freshTransactionBody() }),
           onResponse: (status, body) => {
             if (status === 200 && createdEntries(body) !== ENTRIES) wrongBody += 1;
+            if (status >= 300) countRefusal(refusals, status, body);
           },
         },
       ],
     });
-    return summary(result, wrongBody);
+    return summary(result, wrongBody, refusals);
   } finally {
     await stopTarget(target);
   }
@@ -86,6 +98,7 @@ export async function transactionLoad(kind: Target, opts: LoadOptions): Promise<
 export async function validateLoad(kind: Target, opts: LoadOptions): Promise<FhirLoadResult> {
   const target = await startTarget(kind, opts.nodeArgs);
   let wrongBody = 0;
+  const refusals: Record<string, number> = {};
   try {
     const seed = await fetch(`${target.uri}/fhir`, {
       method: 'POST',
@@ -104,11 +117,12 @@ export async function validateLoad(kind: Target, opts: LoadOptions): Promise<Fhi
           body: validateBody,
           onResponse: (status, body) => {
             if (status === 200 && (body.includes('"severity":"error"') || body.includes('"severity":"fatal"'))) wrongBody += 1;
+            if (status >= 300) countRefusal(refusals, status, body);
           },
         },
       ],
     });
-    return summary(result, wrongBody);
+    return summary(result, wrongBody, refusals);
   } finally {
     await stopTarget(target);
   }
@@ -122,6 +136,7 @@ export function failures(r: FhirLoadResult): number {
 export function row(name: string, r: FhirLoadResult, unit = 'req/s'): string {
   return (
     `${name.padEnd(34)} ${r.rps.toFixed(0).padStart(6)} ${unit}   p50 ${String(r.p50).padStart(4)} ms   p90 ${String(r.p90).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   ` +
-    `max ${String(r.max).padStart(5)} ms   total ${r.total}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}   wrong body ${r.wrongBody}`
+    `max ${String(r.max).padStart(5)} ms   total ${r.total}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}   wrong body ${r.wrongBody}` +
+    (Object.keys(r.refusals).length > 0 ? `   refusals ${JSON.stringify(r.refusals)}` : '')
   );
 }

@@ -2,7 +2,7 @@
 // `npx tsx bench/fhir.ts`. Load: POST /fhir transactions (fresh identifiers) and $validate of one
 // ServiceRequest, each against the adapter in one process and with WORKERS=2, at 32 and 8 connections.
 // Then where a transaction's time goes (bench/fhir-micro.ts). Figures go by hand into bench/README.md.
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { failures, row, transactionLoad, validateLoad, type FhirLoadResult } from './fhir-load.js';
 import { breakdown } from './fhir-micro.js';
@@ -18,6 +18,8 @@ const TARGETS: [Target, string][] = [
 /** Runs every FHIR benchmark and prints its figures; false when any request failed (the figures then do not count). */
 export async function runFhirBenchmarks(): Promise<boolean> {
   const results: FhirLoadResult[] = [];
+  // Other work on the machine changes every figure: say how busy it was.
+  console.log(`\nload average before the FHIR runs: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`\nFHIR load: ${DURATION_S} s per run; POST /fhir = transaction Bundle of a GP referral (8 entries, fresh identifiers every request)`);
   for (const connections of CONNECTIONS) {
     for (const [kind, name] of TARGETS) {
@@ -37,6 +39,7 @@ export async function runFhirBenchmarks(): Promise<boolean> {
   console.log(`\nFHIR micro: where one transaction's time goes (mean of ${b.rounds} rounds, one process, SQLite)`);
   for (const step of b.steps) console.log(`  ${step.name.padEnd(58)} ${step.us.toFixed(0).padStart(6)} µs`);
   console.log(`  (of the other checks: the 2 QuestionnaireResponses against their Questionnaires, timed alone: ${b.questionnaireChecksUs.toFixed(0)} µs)`);
+  console.log(`  wall time inside the write transaction (with what runs in it): ${b.insideTransactionUs.toFixed(0)} µs → at most ${(1e6 / b.insideTransactionUs).toFixed(0)} transactions/s with one SQLite writer`);
   const bad = results.reduce((n, r) => n + failures(r), 0);
   if (bad > 0) console.error(`${bad} FHIR requests failed or answered wrongly: the FHIR figures above are not valid`);
   return bad === 0;
