@@ -128,6 +128,15 @@ export async function validateLoad(kind: Target, opts: LoadOptions): Promise<Fhi
   }
 }
 
+/**
+ * Node options that write a CPU profile of a one-process target into `dir` when it is stopped
+ * (--cpu-prof writes on a normal exit only, so SIGTERM is turned into one). Read it with
+ * `npx tsx bench/profile-summary.ts <file>`.
+ */
+export function cpuProfileArgs(dir: string): string[] {
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--import', 'data:text/javascript,process.once("SIGTERM",()=>process.exit(0))'];
+}
+
 /** A result counts only when every request was answered 2xx with the body it must have. */
 export function failures(r: FhirLoadResult): number {
   return r.non2xx + r.errors + r.timeouts + r.wrongBody;

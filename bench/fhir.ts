@@ -4,12 +4,14 @@
 // Then where a transaction's time goes (bench/fhir-micro.ts). Figures go by hand into bench/README.md.
 import { cpus, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { failures, row, transactionLoad, validateLoad, type FhirLoadResult } from './fhir-load.js';
+import { cpuProfileArgs, failures, row, transactionLoad, validateLoad, type FhirLoadResult } from './fhir-load.js';
 import { breakdown } from './fhir-micro.js';
 import type { Target } from './servers.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
 const CONNECTIONS = (process.env.BENCH_FHIR_CONNECTIONS ?? '32,8').split(',').map(Number);
+/** BENCH_FHIR_PROFILE=<dir>: the one-process transaction runs also write a CPU profile there. */
+const PROFILE_DIR = process.env.BENCH_FHIR_PROFILE;
 const TARGETS: [Target, string][] = [
   ['adapter', '1 process'],
   ['adapter-2-workers', 'WORKERS=2'],
@@ -23,7 +25,8 @@ export async function runFhirBenchmarks(): Promise<boolean> {
   console.log(`\nFHIR load: ${DURATION_S} s per run; POST /fhir = transaction Bundle of a GP referral (8 entries, fresh identifiers every request)`);
   for (const connections of CONNECTIONS) {
     for (const [kind, name] of TARGETS) {
-      const r = await transactionLoad(kind, { connections, durationS: DURATION_S });
+      const nodeArgs = PROFILE_DIR && kind === 'adapter' ? cpuProfileArgs(PROFILE_DIR) : [];
+      const r = await transactionLoad(kind, { connections, durationS: DURATION_S, nodeArgs });
       results.push(r);
       console.log(row(`POST /fhir, ${name}, ${connections} conn`, r, 'Bundles/s'));
     }
