@@ -108,6 +108,8 @@ export async function createServer(config: AppConfig, options: CreateServerOptio
     messageRules,
     defaultRecipientOds: config.platformOdsCode,
     now,
+    // Type, message and stack only: never a body, which would hold patient data.
+    onError: (err) => server.log(['error'], { err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }),
   });
   server.route(
     fhirRoutes({

@@ -108,8 +108,8 @@ export function badRequest(text: string, expression?: string | readonly string[]
 }
 
 /** 409, e.g. a duplicate submission or a version clash. */
-export function conflict(text: string): OperationOutcome {
-  return operationOutcome([issue('error', 'conflict', text)], CONFLICT_ID);
+export function conflict(text: string, expression?: string | readonly string[]): OperationOutcome {
+  return operationOutcome([issue('error', 'conflict', text, expression)], CONFLICT_ID);
 }
 
 /** 405: the path exists but not with this method. `allowed` lists the methods it takes. */
@@ -175,12 +175,15 @@ export function statusForOutcome(outcome: OperationOutcome): number {
 export class OutcomeError extends Error {
   readonly status: number;
   readonly outcome: OperationOutcome;
+  /** HTTP headers the answer must carry, e.g. Retry-After on a 503 */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(outcome: OperationOutcome, status?: number, options?: { cause?: unknown }) {
+  constructor(outcome: OperationOutcome, status?: number, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(outcomeToString(outcome), options);
     this.name = 'OutcomeError';
     this.outcome = outcome;
     this.status = status ?? statusForOutcome(outcome);
+    this.headers = options?.headers ?? {};
   }
 }
 

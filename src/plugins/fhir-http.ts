@@ -89,7 +89,7 @@ function matches(request: Request, method: (typeof METHODS)[number]): boolean {
 
 /** The OperationOutcome and status for an error hapi or a handler produced. */
 function outcomeForError(request: Request, err: Boom.Boom): { status: number; outcome: OperationOutcome; headers?: Record<string, string> } {
-  if (err instanceof OutcomeError) return { status: err.status, outcome: err.outcome };
+  if (err instanceof OutcomeError) return { status: err.status, outcome: err.outcome, headers: { ...err.headers } };
   const status = err.output.statusCode;
   const where = `${request.method.toUpperCase()} ${request.path}`;
   if (status === 404 && (request.route.method as string) === '_special') {

@@ -14,7 +14,7 @@ import type { ConformanceResources } from '../services/conformance-resources.js'
 import type { FhirIntakeService } from '../services/fhir/intake.service.js';
 import type { FhirReadService, ReadAnswer } from '../services/fhir/read.service.js';
 import { WRITABLE_TYPES } from '../services/fhir/inbound-profiles.js';
-import { DuplicateRequestIdError, type RequestLog } from '../store/request-log.repo.js';
+import { IN_PROGRESS, type RequestLog } from '../store/request-log.repo.js';
 import type { StoredResource } from '../store/fhir.repo.js';
 
 export interface FhirRouteDeps {
@@ -33,6 +33,8 @@ const VALIDATE_OP = { name: 'validate', definition: 'http://hl7.org/fhir/Operati
 const PROCESS_MESSAGE_OP = { name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message', level: 'system' as const };
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,128}$/;
+/** A request id claimed longer ago than this by a request that never finished is free again. */
+const CLAIM_STALE_MS = 120_000;
 
 /** Base URL of this server as the client reached it, for Location headers and Bundle links. */
 function baseUrl(request: Request): string {
@@ -63,62 +65,62 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
   const meta = (fhir: FhirRouteMeta) => ({ app: { fhir } });
 
   /**
-   * X-Request-ID makes a POST safe to retry: the first answer is recorded and replayed for the same id
-   * and the same body; the same id with another body is refused (409). Only successful answers are
-   * recorded: a refused request changes nothing, so running it again gives the same refusal.
+   * X-Request-ID makes a POST safe to retry. The id is claimed before any work (a row keyed by the id),
+   * so two requests with one id are never both processed; the first successful answer is recorded and
+   * replayed for the same id and body; the same id with another body is refused (409). A refused or
+   * failed request changed nothing, so it gives its claim back and a retry runs again. A claim left by a
+   * process that stopped mid-request is taken over after CLAIM_STALE_MS.
    */
   async function idempotent(request: Request, h: ResponseToolkit, work: () => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>) {
     const requestId = request.headers['x-request-id'] as string | undefined;
+    const respond = (answer: { status: number; body: unknown; headers?: Record<string, string> }) => {
+      const r = h.response(answer.body as object).code(answer.status);
+      for (const [k, v] of Object.entries(answer.headers ?? {})) r.header(k, v);
+      return r;
+    };
+    if (requestId === undefined) return respond(await work());
+    if (!REQUEST_ID.test(requestId)) {
+      throw new OutcomeError(badRequest('X-Request-ID must be 1 to 128 characters of A-Z a-z 0-9 - _ . (a UUID, as BaRS asks)'));
+    }
     const bodyHash = createHash('sha256')
       .update(`${request.method} ${request.path}\n`)
       .update((request.payload as Buffer | undefined) ?? Buffer.alloc(0))
       .digest('hex');
-    const replay = (logged: { status: number; body: string; headers: Record<string, string> }) => {
-      const r = h.response(JSON.parse(logged.body)).code(logged.status);
-      for (const [k, v] of Object.entries(logged.headers)) r.header(k, v);
-      return r.header('X-Replayed', 'true');
-    };
-    const refuseReuse = () =>
-      new OutcomeError(
-        operationOutcome([issue('error', 'duplicate', 'This X-Request-ID was already used for a different request; a retry must resend exactly the same body to the same URL, and a new request needs a new X-Request-ID')]),
-        409,
-      );
-    if (requestId !== undefined && !REQUEST_ID.test(requestId)) {
-      throw new OutcomeError(badRequest('X-Request-ID must be 1 to 128 characters of A-Z a-z 0-9 - _ . (a UUID, as BaRS asks)'));
-    }
-    if (requestId) {
-      const logged = await deps.requestLog.get(requestId);
-      if (logged) {
-        if (logged.bodyHash !== bodyHash) throw refuseReuse();
-        return replay(logged);
+    const now = new Date();
+    const claimed = await deps.requestLog.claim({ requestId, bodyHash, method: request.method.toUpperCase(), url: request.path, createdAt: now.toISOString() });
+    if (claimed) {
+      if (claimed.bodyHash !== bodyHash) {
+        throw new OutcomeError(
+          operationOutcome([issue('error', 'duplicate', 'This X-Request-ID was already used for a different request; a retry must resend exactly the same body to the same URL, and a new request needs a new X-Request-ID')]),
+          409,
+        );
+      }
+      if (claimed.status !== IN_PROGRESS) {
+        const r = respond({ status: claimed.status, body: JSON.parse(claimed.body), headers: claimed.headers });
+        return r.header('X-Replayed', 'true');
+      }
+      const stale = new Date(now.getTime() - CLAIM_STALE_MS).toISOString();
+      if (!(await deps.requestLog.takeOver(requestId, bodyHash, stale, now.toISOString()))) {
+        throw new OutcomeError(
+          operationOutcome([issue('error', 'transient', 'A request with this X-Request-ID is still being processed; send it again shortly to get its answer')]),
+          409,
+          { headers: { 'Retry-After': '1' } },
+        );
       }
     }
-    const answer = await work();
-    if (requestId && answer.status < 300) {
-      const entry = {
-        requestId,
-        bodyHash,
-        method: request.method.toUpperCase(),
-        url: request.path,
-        status: answer.status,
-        headers: answer.headers ?? {},
-        body: JSON.stringify(answer.body),
-        contentType: 'application/fhir+json',
-        createdAt: new Date().toISOString(),
-      };
-      try {
-        await deps.requestLog.record(entry);
-      } catch (err) {
-        if (!(err instanceof DuplicateRequestIdError)) throw err;
-        // A concurrent twin was recorded first: answer as it was answered.
-        const winner = await deps.requestLog.get(requestId);
-        if (winner && winner.bodyHash !== bodyHash) throw refuseReuse();
-        if (winner) return replay(winner);
-      }
+    let answer: { status: number; body: unknown; headers?: Record<string, string> };
+    try {
+      answer = await work();
+    } catch (err) {
+      await deps.requestLog.release(requestId).catch(() => undefined);
+      throw err;
     }
-    const r = h.response(answer.body as object).code(answer.status);
-    for (const [k, v] of Object.entries(answer.headers ?? {})) r.header(k, v);
-    return r;
+    if (answer.status < 300) {
+      await deps.requestLog.complete(requestId, { status: answer.status, headers: answer.headers ?? {}, body: JSON.stringify(answer.body), contentType: 'application/fhir+json' });
+    } else {
+      await deps.requestLog.release(requestId);
+    }
+    return respond(answer);
   }
 
   function createdHeaders(request: Request, stored: StoredResource): Record<string, string> {
@@ -276,12 +278,22 @@ function rawText(request: Request): string {
 
 /** $validate takes the resource itself, or Parameters with `resource` (and `profile`). */
 function validateInput(body: Record<string, any>, type: string, profileQuery?: string): { resource: Record<string, any>; profile?: string } {
-  if (body.resourceType !== 'Parameters') return { resource: body, profile: profileQuery };
+  if (body.resourceType !== 'Parameters') return { resource: body, profile: checkProfile(profileQuery) };
   const params: any[] = Array.isArray(body.parameter) ? body.parameter : [];
   const resource = params.find((p) => p?.name === 'resource')?.resource;
-  if (!resource) throw new OutcomeError(badRequest(`Parameters must hold a parameter "resource" with the ${type} to validate`, 'Parameters.parameter'));
+  if (typeof resource !== 'object' || resource === null || typeof resource.resourceType !== 'string') {
+    throw new OutcomeError(badRequest(`Parameters must hold a parameter "resource" whose resource is the ${type} to validate`, 'Parameters.parameter'));
+  }
   const p = params.find((q) => q?.name === 'profile');
-  return { resource, profile: p?.valueUri ?? p?.valueCanonical ?? profileQuery };
+  return { resource, profile: checkProfile(p?.valueUri ?? p?.valueCanonical ?? profileQuery) };
+}
+
+function checkProfile(profile: unknown): string | undefined {
+  if (profile === undefined) return undefined;
+  if (typeof profile !== 'string' || profile === '') {
+    throw new OutcomeError(badRequest('profile must be a canonical URL (valueUri or valueCanonical, or ?profile=)', "Parameters.parameter.where(name = 'profile')"));
+  }
+  return profile;
 }
 
 /** Every FHIR path answers 405 (with Allow) for a method it does not route, rather than 404. */

@@ -70,4 +70,50 @@ export class RequestLog {
       throw err;
     }
   }
+
+  /**
+   * Claims a request id before the request is worked on (status 0 = in progress), so that two
+   * concurrent requests with one id cannot both be processed. Returns undefined when claimed, or the
+   * row already there (in progress, or finished with its answer).
+   */
+  async claim(entry: { requestId: string; bodyHash: string; method: string; url: string; createdAt: string }): Promise<LoggedResponse | undefined> {
+    try {
+      await this.record({ ...entry, status: IN_PROGRESS, headers: {}, body: '', contentType: '' });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof DuplicateRequestIdError)) throw err;
+      return this.get(entry.requestId);
+    }
+  }
+
+  /** Takes over a claim left in progress (by a process that stopped) when it is older than `staleBefore`. */
+  async takeOver(requestId: string, bodyHash: string, staleBefore: string, now: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('request_log')
+      .set({ created_at: now })
+      .where('request_id', '=', requestId)
+      .where('status', '=', IN_PROGRESS)
+      .where('body_hash', '=', bodyHash)
+      .where('created_at', '<', staleBefore)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** The answer of a claimed request, for replay. */
+  async complete(requestId: string, answer: { status: number; headers: Record<string, string>; body: string; contentType: string }): Promise<void> {
+    await this.db
+      .updateTable('request_log')
+      .set({ status: answer.status, headers_json: JSON.stringify(answer.headers), body_text: answer.body, content_type: answer.contentType })
+      .where('request_id', '=', requestId)
+      .where('status', '=', IN_PROGRESS)
+      .execute();
+  }
+
+  /** Gives a claim back (the request was refused or failed and changed nothing), so a retry runs again. */
+  async release(requestId: string): Promise<void> {
+    await this.db.deleteFrom('request_log').where('request_id', '=', requestId).where('status', '=', IN_PROGRESS).execute();
+  }
 }
+
+/** `status` of a request id claimed by a request still being worked on. */
+export const IN_PROGRESS = 0;

@@ -150,17 +150,39 @@ describe.each(dialects)('FHIR writes on %s', (dialect) => {
       expect((await fhir(app, 'GET', '/referrals?direction=inbound&limit=100')).text).toBe(before);
     });
 
-    it('takes ifNoneExist of a transaction entry: the matched ServiceRequest answers, none is created', async () => {
-      const sent = freshInbound('gp-referral.transaction.json', { ...ids, ubrn: freshUbrn() });
+    it('takes ifNoneExist of a transaction entry: the matched ServiceRequest answers as it is stored, nothing is changed', async () => {
+      const sent = freshInbound('gp-referral.transaction.json', ids);
       const srEntry = entryOf(sent, 'ServiceRequest');
+      srEntry.resource.note = [{ text: 'a different note: a conditional create does not change what it matches' }];
       srEntry.request.ifNoneExist = `identifier=${UBRN_SYSTEM}|${ids.ubrn}`;
       const res = await fhir(app, 'POST', '/fhir', sent);
       expect(res.status).toBe(200);
       const answered = res.body.entry[sent.entry.indexOf(srEntry)];
       expect(answered.response.status).toBe('200 OK');
       expect(answered.response.location).toBe(entryOf(first, 'ServiceRequest').response.location);
-      expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${srEntry.resource.identifier[0].value}`)).toBe(0);
+      expect(answered.resource.note).not.toEqual(srEntry.resource.note);
       expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(1);
+    });
+
+    it('an ifNoneExist that matches a ServiceRequest with another identifier → 412: the new referral is not silently dropped', async () => {
+      const sent = freshInbound('gp-referral.transaction.json', { ...ids, ubrn: freshUbrn() });
+      const srEntry = entryOf(sent, 'ServiceRequest');
+      srEntry.request.ifNoneExist = `identifier=${UBRN_SYSTEM}|${ids.ubrn}`;
+      const res = await fhir(app, 'POST', '/fhir', sent);
+      expect(res.status).toBe(412);
+      expect(res.body.issue[0]).toMatchObject({ severity: 'error', code: 'conflict', expression: [`Bundle.entry[${sent.entry.indexOf(srEntry)}].request.ifNoneExist`] });
+      expect(res.body.issue[0].details.text).toContain(`whose ${UBRN_SYSTEM} identifier differs from the one sent`);
+      expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${srEntry.resource.identifier[0].value}`)).toBe(0);
+    });
+
+    it('an ifNoneExist with no search criterion → 400, nothing stored', async () => {
+      const sent = freshInbound('gp-referral.transaction.json', { ...ids, ubrn: freshUbrn() });
+      const srEntry = entryOf(sent, 'ServiceRequest');
+      srEntry.request.ifNoneExist = '_count=1';
+      const res = await fhir(app, 'POST', '/fhir', sent);
+      expect(res.status).toBe(400);
+      expect(res.body.issue[0].details.text).toContain('holds no search criterion');
+      expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${srEntry.resource.identifier[0].value}`)).toBe(0);
     });
   });
 
@@ -247,12 +269,30 @@ describe.each(dialects)('FHIR writes on %s', (dialect) => {
     });
 
     it('If-None-Exist with one match → 200 with the match, the new body not stored', async () => {
-      const ubrn = freshUbrn();
-      const res = await fhir(app, 'POST', '/fhir/ServiceRequest', freshInbound('gp-referral-logical-subject.service-request.json', { ...ids, ubrn }), {
+      const res = await fhir(app, 'POST', '/fhir/ServiceRequest', freshInbound('gp-referral-logical-subject.service-request.json', ids), {
         'if-none-exist': `identifier=${UBRN_SYSTEM}|${ids.ubrn}`,
       });
       expect(res.status).toBe(200);
       expect(res.body.id).toBe(containedId);
+      expect(res.body.meta.versionId).toBe('1');
+      expect(res.body.contained).toBeDefined();
+    });
+
+    it('If-None-Exist matching a ServiceRequest with another identifier → 412, the new referral not dropped silently', async () => {
+      const ubrn = freshUbrn();
+      const res = await fhir(app, 'POST', '/fhir/ServiceRequest', freshInbound('gp-referral-logical-subject.service-request.json', { ...ids, ubrn }), {
+        'if-none-exist': `identifier=${UBRN_SYSTEM}|${ids.ubrn}`,
+      });
+      expect(res.status).toBe(412);
+      expect(res.body.issue[0].details.text).toContain('make the condition name this resource');
+      expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ubrn}`)).toBe(0);
+    });
+
+    it.each([['?'], ['_count=1'], ['_format=json']])('If-None-Exist %j names nothing → 400', async (condition) => {
+      const ubrn = freshUbrn();
+      const res = await fhir(app, 'POST', '/fhir/ServiceRequest', freshInbound('gp-referral-logical-subject.service-request.json', { ...ids, ubrn }), { 'if-none-exist': condition });
+      expect(res.status).toBe(400);
+      expect(res.body.issue[0].details.text).toContain('holds no search criterion');
       expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ubrn}`)).toBe(0);
     });
 

@@ -7,8 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { QuestionnaireResponse } from 'fhir/r4.js';
 import type { NativeAssessment, NativeReferral } from '../../native/types.js';
 import type { QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
-import { scoreAssessment } from '../../questionnaires/scoring.js';
-import type { AssessmentRecord } from '../../store/referrals.repo.js';
 import { conflict, invalid, issue, type Issue, OutcomeError } from '../../fhir/outcomes.js';
 import type { InboundMapper } from '../../mapping/inbound.js';
 import { DuplicateIdentifierError, type FhirRepository, type FhirTx, type StoredResource } from '../../store/fhir.repo.js';
@@ -20,12 +18,11 @@ import { deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import type { ReferralUnit } from './inbound-checks.js';
 import { identifiersOf, type RequestEntry } from './request-entries.js';
+import { joinReferral, type JoinPlan, planJoins, REFERRAL_ID_SYSTEM, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 
-export const REFERRAL_ID_SYSTEM = 'https://fhir.painplatform.uk/Id/referral-id';
+export { REFERRAL_ID_SYSTEM };
 /** The identifier the adapter gives a resource received without one: the SHA-256 of its content. */
 export const CONTENT_KEY_SYSTEM = 'https://fhir.painplatform.uk/Id/received-content-sha256';
-
-const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 
 const TYPE_BY_SYSTEM: Readonly<Record<string, string>> = {
   'https://fhir.nhs.uk/Id/nhs-number': 'Patient',
@@ -75,9 +72,9 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
   // the version check in updateIn catches anything written in between, and the whole unit is retried.
   for (let attempt = 1; ; attempt++) {
     const current = await currentReferrals(deps, referrals);
-    const targets = await answerTargets(deps, entries, referrals);
+    const plan = await planJoins(deps, entries, referrals, current);
     try {
-      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, targets));
+      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, plan));
     } catch (err) {
       if (err instanceof IdConflictError) {
         throw new OutcomeError(conflict(`Assessment id ${err.id} is already used by another assessment; send the QuestionnaireResponse with another identifier`));
@@ -86,7 +83,11 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
       const code = (err as { code?: string }).code;
       const retryable = err instanceof DuplicateIdentifierError || err instanceof VersionConflictError || code === '40P01' || code === '40001';
       if (!retryable || attempt >= 10) {
-        if (retryable) throw new OutcomeError(invalid([issue('error', 'transient', 'The same resources are being written by other requests; nothing of this request was stored, send it again')]), 503);
+        if (retryable) {
+          throw new OutcomeError(invalid([issue('error', 'transient', 'The same resources are being written by other requests; nothing of this request was stored, send it again')]), 503, {
+            headers: { 'Retry-After': '1' },
+          });
+        }
         throw err;
       }
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
@@ -117,7 +118,7 @@ async function writeInTransaction(
   referrals: ReferralUnit[],
   opts: WriteOptions,
   current: Map<ReferralUnit, ReferralRecord>,
-  targets: Map<RequestEntry, AnswerTarget>,
+  plan: JoinPlan,
 ): Promise<EntryResult[]> {
   const now = deps.now().toISOString();
   // 1. Which stored resource each entry is (by its identifiers), and the id each will have.
@@ -146,6 +147,8 @@ async function writeInTransaction(
 
   const results: EntryResult[] = [];
   const resultOf = new Map<object, EntryResult>();
+  /** answer sets that reached a native referral (inline in a version, or joined) */
+  const reached = new Set<object>();
   // 2. ServiceRequests last, so that their native referral can name the stored QuestionnaireResponses.
   const ordered = [...entries.filter((e) => e.resource.resourceType !== 'ServiceRequest'), ...entries.filter((e) => e.resource.resourceType === 'ServiceRequest')];
   for (const entry of ordered) {
@@ -165,10 +168,23 @@ async function writeInTransaction(
       if (ours.length > 0) resource.identifier = [...(resource.identifier ?? []).filter((i: any) => i.system !== REFERRAL_ID_SYSTEM), ...ours];
       if (sameContent(before.resource, resource) || opts.matched?.has(entry)) {
         result = { entry, status: 200, stored: before, warnings: [] };
+        // The referral is unchanged, but answers sent with it for the first time still join it.
+        const referralId = unit && current.get(unit)?.referralId;
+        if (unit && referralId) {
+          for (const qr of unit.pkg.questionnaireResponses) {
+            const r = resultOf.get(qr);
+            if (r?.status !== 201) continue;
+            r.warnings.push(...(await joinReferral(deps, tx, plan, referralId, r.stored, r.entry.location, opts, now)));
+            reached.add(qr);
+          }
+        }
       } else if (VERSIONED_ON_RESEND.has(type) || opts.allowUpdate) {
         const stored = await tx.update({ resourceType: type, id: before.id, resource }, now, before.versionId);
         result = { entry, status: 200, stored, warnings: [] };
-        if (unit) Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, current.get(unit), resultOf, now));
+        if (unit) {
+          Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, current.get(unit), plan, resultOf, now));
+          for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
+        }
       } else {
         const id = identifiersOf(entry.resource)[0];
         throw new OutcomeError(
@@ -185,24 +201,58 @@ async function writeInTransaction(
       }
       const stored = await tx.create({ resourceType: type, id: ids.get(entry)!, resource }, now);
       result = { entry, status: 201, stored, warnings: [] };
-      if (unit) Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, undefined, resultOf, now));
-      const target = targets.get(entry);
-      if (target) Object.assign(result, await joinReferral(deps, tx, target, stored, opts, now));
+      if (unit) {
+        Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, undefined, plan, resultOf, now));
+        for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
+      }
+      const joins = plan.byEntry.get(entry);
+      if (joins) {
+        result.referralId = joins;
+        result.warnings.push(...(await joinReferral(deps, tx, plan, joins, stored, entry.location, opts, now)));
+        reached.add(entry.resource);
+      }
     }
     results.push(result);
     resultOf.set(entry.resource, result);
+  }
+  // A self-harm answer stored where no referral carries it would sit unseen: refuse the request.
+  for (const r of results) {
+    if (r.status === 201 && r.entry.resource.resourceType === 'QuestionnaireResponse' && !reached.has(r.entry.resource) && selfHarmAnswer(r.entry.resource)) {
+      throw untiedSelfHarm(r.entry.location);
+    }
   }
   // Answer in the order of the request.
   return entries.map((e) => resultOf.get(e.resource)!);
 }
 
+/**
+ * The stored resource an entry is, by its identifiers. Identifiers that name two different stored
+ * resources, or a match whose national identifier (NHS number, SDS id, ODS code) differs from the one
+ * sent, are a conflict: merging them would put one person's data on another's record.
+ */
 async function findExisting(tx: FhirTx, entry: RequestEntry): Promise<StoredResource | undefined> {
-  for (const id of identifiersOf(entry.resource)) {
-    if (id.system === REFERRAL_ID_SYSTEM && entry.resource.resourceType !== 'ServiceRequest') continue;
-    const found = await tx.findByIdentifier(entry.resource.resourceType, id.system, id.value);
-    if (found) return found;
+  const type = entry.resource.resourceType;
+  const sent = identifiersOf(entry.resource);
+  let match: StoredResource | undefined;
+  for (const id of sent) {
+    if (id.system === REFERRAL_ID_SYSTEM && type !== 'ServiceRequest') continue;
+    const found = await tx.findByIdentifier(type, id.system, id.value);
+    if (!found) continue;
+    if (match && match.id !== found.id) {
+      throw new OutcomeError(conflict(`The identifiers of this ${type} name two different stored resources (${type}/${match.id} and ${type}/${found.id}); send identifiers of one ${type} only`, `${entry.location}.identifier`));
+    }
+    match = found;
   }
-  return undefined;
+  if (match) {
+    for (const id of sent) {
+      if (!TYPE_BY_SYSTEM[id.system]) continue;
+      const storedValue = identifiersOf(match.resource).find((i) => i.system === id.system)?.value;
+      if (storedValue !== undefined && storedValue !== id.value) {
+        throw new OutcomeError(conflict(`Another identifier of this ${type} belongs to a stored ${type} (${type}/${match.id}) with a different ${id.system} identifier; one ${type} cannot carry both`, `${entry.location}.identifier`));
+      }
+    }
+  }
+  return match;
 }
 
 /** Bundle-local references become `Type/id`; a logical reference by national identifier gains the stored resource's `Type/id`. */
@@ -252,6 +302,7 @@ async function writeNativeVersion(
   stored: StoredResource,
   opts: WriteOptions,
   current: ReferralRecord | undefined,
+  plan: JoinPlan,
   resultOf: Map<object, EntryResult>,
   now: string,
 ): Promise<{ referralId: string; warnings: Issue[] }> {
@@ -261,7 +312,10 @@ async function writeNativeVersion(
   const referral: NativeReferral = mapped.referral;
   let derived;
   try {
-    derived = deriveReferral({ mapper: deps.mapper, validator: deps.validator }, { referral, earlierRiskSources: current ? (current.view as ReferralViewExtras).risk.source : [] });
+    // Answers that joined this referral on their own stay with it in the new version.
+    const standalone = plan.states.get(referralId)?.standalone ?? [];
+    const earlierRiskSources = (plan.states.get(referralId)?.referral ?? current)?.view as ReferralViewExtras | undefined;
+    derived = deriveReferral({ mapper: deps.mapper, validator: deps.validator }, { referral, standalone, earlierRiskSources: earlierRiskSources?.risk.source ?? [] });
   } catch (err) {
     if (err instanceof NativeApiError) {
       throw new OutcomeError(invalid(err.problems.map((p) => issue('error', 'processing', `The referral as the Pain Platform would hold it breaks a rule at ${p.path}: ${p.message}`, unit.entry.location))));
@@ -293,137 +347,13 @@ async function writeNativeVersion(
   };
   const input = { rawBody: opts.rawBody, cause: opts.cause };
   const assessments = inlineAssessmentRecords(referral, derived, now);
-  if (current) await deps.referrals.updateIn(tx.trx, record, input, assessments);
+  if (current) {
+    // The version after any answers that joined this referral earlier in the same request.
+    record.version = (plan.states.get(referralId)?.referral.version ?? current.version) + 1;
+    await deps.referrals.updateIn(tx.trx, record, input, assessments);
+  }
   else await deps.referrals.createIn(tx.trx, record, input, assessments);
   const warnings = mapped.issues.filter((i) => i.severity === 'warning' || i.severity === 'information');
-  if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated));
-  return { referralId, warnings };
-}
-
-function riskWarning(sources: string[], escalated: boolean): Issue {
-  return issue(
-    'warning',
-    'business-rule',
-    `Self-harm risk found (${sources.join('; ')}): the Pain Platform flags this referral${escalated ? ' and has raised its urgency from routine to urgent' : ''}`,
-  );
-}
-
-// ---- answers sent on their own for a referral already here ---------------------------------------
-
-/** The referral a QuestionnaireResponse sent on its own belongs to (through basedOn), read before the transaction. */
-interface AnswerTarget {
-  referral: ReferralRecord;
-  /** the assessments already posted on their own for it */
-  standalone: NativeAssessment[];
-  rawBody: string;
-}
-
-/**
- * A QuestionnaireResponse that is not part of a referral in this request, but whose basedOn names a
- * ServiceRequest stored here or one of the platform's referrals (identifier referral-id), joins that
- * referral: a new native version carrying its score and, when it fires the risk rule, the raised
- * urgency. So a hospital's PHQ-9 with a self-harm answer never sits unseen beside a routine referral.
- */
-async function answerTargets(deps: WriterDeps, entries: RequestEntry[], referrals: ReferralUnit[]): Promise<Map<RequestEntry, AnswerTarget>> {
-  const out = new Map<RequestEntry, AnswerTarget>();
-  const inUnits = new Set(referrals.flatMap((r) => r.pkg.questionnaireResponses as object[]));
-  for (const entry of entries) {
-    if (entry.resource.resourceType !== 'QuestionnaireResponse' || inUnits.has(entry.resource)) continue;
-    const referralId = await referralIdOfBasedOn(deps, entry.resource.basedOn);
-    const referral = referralId ? await deps.referrals.get(referralId) : undefined;
-    if (!referral) continue;
-    // Answers about someone else must never join this patient's referral.
-    const subjectNhs = await subjectNhsNumber(deps, entry.resource);
-    const referralNhs = (referral.native as NativeReferral).patient.nhsNumber;
-    if (subjectNhs !== referralNhs) {
-      throw new OutcomeError(
-        invalid([
-          issue(
-            'error',
-            'business-rule',
-            subjectNhs
-              ? 'QuestionnaireResponse.subject is another patient than the patient of the referral its basedOn names; both must be the same person'
-              : 'QuestionnaireResponse.subject must identify the patient (NHS number, or a Patient stored here) when basedOn names a referral',
-            `${entry.location}.subject`,
-          ),
-        ]),
-      );
-    }
-    const stored = await deps.referrals.listAssessments(referral.referralId);
-    const previous = await deps.referrals.getVersion(referral.referralId, referral.version);
-    out.set(entry, {
-      referral,
-      standalone: stored.filter((a) => a.source === 'standalone').map((a) => a.native as NativeAssessment),
-      rawBody: previous?.raw_body ?? '',
-    });
-  }
-  return out;
-}
-
-/** The NHS number of a QuestionnaireResponse's subject: logical, contained, or a stored Patient. */
-async function subjectNhsNumber(deps: WriterDeps, qr: Record<string, any>): Promise<string | undefined> {
-  const subject = qr.subject;
-  const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER_SYSTEM)?.value : undefined);
-  if (subject?.identifier?.system === NHS_NUMBER_SYSTEM) return subject.identifier.value;
-  const ref: string | undefined = subject?.reference;
-  if (!ref) return undefined;
-  if (ref.startsWith('#')) return nhs((qr.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
-  const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
-  return m ? nhs((await deps.repo.read('Patient', m[1]!))?.resource) : undefined;
-}
-
-async function referralIdOfBasedOn(deps: WriterDeps, basedOn: unknown): Promise<string | undefined> {
-  for (const ref of Array.isArray(basedOn) ? basedOn : []) {
-    if (ref?.identifier?.system === REFERRAL_ID_SYSTEM && typeof ref.identifier.value === 'string') return ref.identifier.value;
-    const m = typeof ref?.reference === 'string' ? /(?:^|\/)ServiceRequest\/([A-Za-z0-9\-.]{1,64})$/.exec(ref.reference) : null;
-    const sr = m ? await deps.repo.read('ServiceRequest', m[1]!) : undefined;
-    const id = sr && identifiersOf(sr.resource).find((i) => i.system === REFERRAL_ID_SYSTEM)?.value;
-    if (id) return id;
-  }
-  return undefined;
-}
-
-async function joinReferral(deps: WriterDeps, tx: FhirTx, target: AnswerTarget, stored: StoredResource, opts: WriteOptions, now: string): Promise<{ referralId: string; warnings: Issue[] }> {
-  const qr = stored.resource as unknown as QuestionnaireResponse;
-  const questionnaire = qr.questionnaire ? deps.questionnaires.resolve(qr.questionnaire) : undefined;
-  const referralId = target.referral.referralId;
-  if (!questionnaire?.url) return { referralId, warnings: [] };
-  const assessmentId = `QR-${stored.id}`;
-  let assessment: NativeAssessment;
-  try {
-    const copy: QuestionnaireResponse = {
-      ...structuredClone(qr),
-      questionnaire: `${questionnaire.url}|${questionnaire.version}`,
-      identifier: { system: 'https://fhir.painplatform.uk/Id/assessment-id', value: assessmentId },
-    };
-    delete copy.basedOn;
-    assessment = { ...deps.assessments.questionnaireResponseToAssessment(copy), referralId };
-  } catch {
-    // Not one of the platform's instruments in a shape it reads: stored as FHIR only.
-    return { referralId, warnings: [issue('information', 'informational', `These answers are stored but not passed to the Pain Platform: ${questionnaire.url} is not read into the native referral`)] };
-  }
-  const derived = deriveReferral(
-    { mapper: deps.mapper, validator: deps.validator },
-    { referral: target.referral.native as NativeReferral, standalone: [...target.standalone, assessment], earlierRiskSources: (target.referral.view as ReferralViewExtras).risk.source },
-  );
-  const previousView = target.referral.view as ReferralViewExtras & { fhir: { questionnaireResponses?: string[] } };
-  const view = { ...previousView, ...derived.extras, fhir: { ...previousView.fhir, questionnaireResponses: [...(previousView.fhir?.questionnaireResponses ?? []), `QuestionnaireResponse/${stored.id}`] } };
-  if ((target.referral.view as { inbound?: unknown }).inbound) (view as Record<string, unknown>).inbound = (target.referral.view as { inbound?: unknown }).inbound;
-  const record: AssessmentRecord = {
-    assessmentId,
-    referralId,
-    source: 'standalone',
-    contentHash: contentHash(assessment),
-    rawBody: opts.rawBody,
-    native: assessment,
-    score: scoreAssessment(assessment),
-    fhir: qr,
-    receivedAt: now,
-    updatedAt: now,
-  };
-  const version: ReferralRecord = { ...target.referral, version: target.referral.version + 1, updatedAt: now, view, fhir: derived.bundle };
-  await deps.referrals.createAssessmentIn(tx.trx, record, { record: version, input: { rawBody: target.rawBody, cause: `${opts.cause} QuestionnaireResponse/${stored.id}` } });
-  const warnings: Issue[] = [];
   if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated));
   return { referralId, warnings };
 }

@@ -8,9 +8,10 @@ import { checkMessage, type MessageRules } from '../../fhir/message-definition.j
 import { badRequest, invalid, issue, type Issue, normalizeOutcome, operationOutcome, OutcomeError, statusForOutcome } from '../../fhir/outcomes.js';
 import { parseSearchQuery } from '../../fhir/search-params.js';
 import type { StoredResource } from '../../store/fhir.repo.js';
-import { checkEntries, type CheckDeps, isError } from './inbound-checks.js';
+import { checkEntries, type CheckDeps, isError, type ReferralUnit } from './inbound-checks.js';
 import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, type WriterDeps } from './intake-writer.js';
-import { entriesOfBundle, identifiersOf, type RequestEntry } from './request-entries.js';
+import { entriesOfBundle, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
+import type { NativeReferral } from '../../native/types.js';
 
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
 export const MAX_BUNDLE_ENTRIES = 500;
@@ -18,10 +19,13 @@ export const MAX_BUNDLE_ENTRIES = 500;
 export const BARS_EVENTS = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
 export const BARS_REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
 const CANCELLED_STATUSES = ['revoked', 'entered-in-error'];
+const CLOSED_STATUSES = ['revoked', 'completed', 'entered-in-error'];
 
 export interface IntakeDeps extends Omit<CheckDeps, 'validator'>, Omit<WriterDeps, 'validator'> {
   validator: CheckDeps['validator'] & WriterDeps['validator'];
   messageRules: Map<string, MessageRules>;
+  /** told of an unexpected failure that is answered without being thrown (a response message) */
+  onError?: (err: unknown) => void;
 }
 
 /** Adds where in the body each issue points (line and column); the route supplies it for JSON input. */
@@ -64,11 +68,15 @@ export class FhirIntakeService {
   }
 
   private async batch(bundle: Bundle, rawBody: string, decorate: Decorate): Promise<Bundle> {
-    const entries = this.writableEntries(bundle, decorate);
+    const shape = this.bundleShape(bundle, { perEntry: false });
+    if (shape.some(isError)) throw new OutcomeError(decorate(invalid(shape)), shape.some((i) => i.code === 'too-costly') ? 413 : 422);
+    const entries = entriesOfBundle(bundle);
     const out: BundleEntry[] = [];
     // Each entry succeeds or fails on its own; a failure is its OperationOutcome in the response.
     for (const entry of entries) {
       try {
+        const entryIssues = entryShape(bundle.entry![entry.index], entry.index);
+        if (entryIssues.some(isError)) throw new OutcomeError(invalid(entryIssues));
         const matched = await this.ifNoneExist([entry]);
         const [result] = await this.checkAndWrite([entry], { cause: 'POST /fhir batch', rawBody, allowUpdate: false, matched }, decorate);
         out.push(responseEntry(result!));
@@ -89,7 +97,7 @@ export class FhirIntakeService {
     if (bundle.resourceType !== 'Bundle' || bundle.type !== 'message') {
       throw new OutcomeError(invalid([issue('error', 'value', `$process-message takes a Bundle of type message; got ${bundle.resourceType} ${bundle.type ?? ''}`.trim(), 'Bundle.type')]));
     }
-    const header = bundle.entry?.[0]?.resource as MessageHeader | undefined;
+    const header = (Array.isArray(bundle.entry) ? bundle.entry[0]?.resource : undefined) as MessageHeader | undefined;
     if (header?.resourceType !== 'MessageHeader') {
       throw new OutcomeError(invalid([issue('error', 'structure', 'The first entry of a message Bundle must be its MessageHeader', 'Bundle.entry[0].resource')]));
     }
@@ -99,7 +107,10 @@ export class FhirIntakeService {
       return { status: 200, body: responseMessage(header, 'ok', operationOutcome(warnings)) };
     } catch (err) {
       const { status, outcome } = normalizeOutcome(err);
-      if (!(err instanceof OutcomeError)) throw err;
+      if (!(err instanceof OutcomeError)) {
+        // Still a response message (nothing was stored: the write is one transaction), and the cause is logged.
+        this.deps.onError?.(err);
+      }
       return { status, body: responseMessage(header, status >= 500 ? 'transient-error' : 'fatal-error', decorate(outcome)) };
     }
   }
@@ -126,6 +137,7 @@ export class FhirIntakeService {
       if (reason === 'delete' && !CANCELLED_STATUSES.includes(status)) {
         issues.push(issue('error', 'business-rule', `Reason "delete" cancels a referral: ServiceRequest.status must be revoked or entered-in-error, not ${status}`, `${focus.location}.status`));
       }
+      if (stored) issues.push(...(await this.changeRules(stored, focus, check.referrals.find((r) => r.entry === focus))));
     }
     if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)));
     const opts: WriteOptions = {
@@ -149,7 +161,10 @@ export class FhirIntakeService {
       }
       issues = this.deps.validator.validate(resource, profile);
     } else if (type === 'Bundle' && (resource.type === 'transaction' || resource.type === 'batch')) {
-      issues = [...this.bundleShape(resource as Bundle), ...(await checkEntries(this.deps, entriesOfBundle(resource as Bundle), this.deps.repo)).issues];
+      const shape = this.bundleShape(resource as Bundle, { perEntry: resource.type === 'transaction' });
+      issues = shape.some(isError) ? shape : [...shape, ...(await checkEntries(this.deps, entriesOfBundle(resource as Bundle), this.deps.repo)).issues];
+    } else if (type === 'Bundle' && resource.type === 'message' && !Array.isArray(resource.entry)) {
+      issues = [issue('error', 'structure', 'A message Bundle needs entry: a list whose first entry is the MessageHeader', 'Bundle.entry')];
     } else if (type === 'Bundle' && resource.type === 'message') {
       const header = (resource as Bundle).entry?.[0]?.resource as MessageHeader | undefined;
       const rules = header?.resourceType === 'MessageHeader' ? this.rulesFor(header) : undefined;
@@ -169,38 +184,39 @@ export class FhirIntakeService {
   // ---- helpers ------------------------------------------------------------------------------------
 
   private async checkAndWrite(entries: RequestEntry[], opts: WriteOptions, decorate: Decorate): Promise<EntryResult[]> {
-    const unmatched = entries.filter((e) => !opts.matched?.has(e));
     const check = await checkEntries(this.deps, entries, this.deps.repo);
     if (check.issues.some(isError)) throw new OutcomeError(decorate(invalid(check.issues)));
-    const results = await writeUnit(this.deps, entries, check.referrals.filter((r) => unmatched.includes(r.entry)), opts);
+    const results = await writeUnit(this.deps, entries, check.referrals, opts);
     for (const r of results) r.warnings.push(...check.issues.filter((i) => !isError(i) && i.expression?.[0]?.startsWith(r.entry.location)));
     return results;
   }
 
   /** Entries of a transaction or batch: a bounded number, each a POST of a type we take. */
   private writableEntries(bundle: Bundle, decorate: Decorate): RequestEntry[] {
-    const issues = this.bundleShape(bundle);
+    const issues = this.bundleShape(bundle, { perEntry: true });
     if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)), issues.some((i) => i.code === 'too-costly') ? 413 : 422);
     return entriesOfBundle(bundle);
   }
 
-  private bundleShape(bundle: Bundle): Issue[] {
-    const entries = bundle.entry ?? [];
+  /** The Bundle's own shape: entry a list of at most MAX_BUNDLE_ENTRIES objects with unique fullUrls; each entry's request too when `perEntry`. */
+  private bundleShape(bundle: Bundle, { perEntry }: { perEntry: boolean }): Issue[] {
+    const raw = (bundle as { entry?: unknown }).entry;
+    if (raw !== undefined && !Array.isArray(raw)) return [issue('error', 'structure', 'Bundle.entry must be a list (JSON array) of entries', 'Bundle.entry')];
+    const entries = (raw ?? []) as unknown[];
     if (entries.length > MAX_BUNDLE_ENTRIES) return [tooManyEntriesIssue(entries.length)];
     const issues: Issue[] = [];
     if (entries.length === 0) issues.push(issue('error', 'required', 'The Bundle has no entries; send at least one', 'Bundle.entry'));
     const seen = new Set<string>();
     entries.forEach((e, i) => {
-      const at = `Bundle.entry[${i}]`;
-      if (!e.resource) issues.push(issue('error', 'required', 'Each entry needs a resource', `${at}.resource`));
-      const method = e.request?.method;
-      if (method !== 'POST') issues.push(issue('error', 'not-supported', `entry.request.method ${JSON.stringify(method)} is not supported here; allowed: POST (create, with ifNoneExist for a conditional create)`, `${at}.request.method`));
-      else if (e.resource && e.request?.url !== e.resource.resourceType) {
-        issues.push(issue('error', 'value', `entry.request.url must be the resource type (${e.resource.resourceType}) for a create; got ${JSON.stringify(e.request?.url)}`, `${at}.request.url`));
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) {
+        issues.push(issue('error', 'structure', 'Each entry must be an object with a resource and a request', `Bundle.entry[${i}]`));
+        return;
       }
-      if (e.fullUrl) {
-        if (seen.has(e.fullUrl)) issues.push(issue('error', 'duplicate', `fullUrl ${e.fullUrl} is used by two entries; each entry needs its own`, `${at}.fullUrl`));
-        seen.add(e.fullUrl);
+      if (perEntry) issues.push(...entryShape(e as BundleEntry, i));
+      const fullUrl = (e as BundleEntry).fullUrl;
+      if (fullUrl) {
+        if (seen.has(fullUrl)) issues.push(issue('error', 'duplicate', `fullUrl ${fullUrl} is used by two entries; each entry needs its own`, `Bundle.entry[${i}].fullUrl`));
+        seen.add(fullUrl);
       }
     });
     return issues;
@@ -213,7 +229,11 @@ export class FhirIntakeService {
       if (!entry.ifNoneExist) continue;
       const type = entry.resource.resourceType;
       const query = Object.fromEntries(new URLSearchParams(entry.ifNoneExist.replace(/^\?/, '')));
+      const where = entry.index >= 0 ? `Bundle.entry[${entry.index}].request.ifNoneExist` : undefined;
       const { criteria } = parseSearchQuery(type, query);
+      if (criteria.length === 0) {
+        throw new OutcomeError(badRequest(`If-None-Exist ${JSON.stringify(entry.ifNoneExist)} holds no search criterion; name the resource, e.g. identifier=<system>|<value>`, where));
+      }
       const found = await this.deps.repo.search(type, criteria, { count: 2, offset: 0 });
       if (found.total > 1) {
         throw new OutcomeError(
@@ -221,9 +241,43 @@ export class FhirIntakeService {
           412,
         );
       }
-      if (found.resources[0]) matched.set(entry, found.resources[0]);
+      const match = found.resources[0];
+      if (match) {
+        // A condition that matches a resource with another identifier of the same system is not this resource.
+        const theirs = identifiersOf(match.resource);
+        const clash = identifiersOf(entry.resource).find((i) => i.system !== REFERRAL_ID_SYSTEM && theirs.some((t) => t.system === i.system && t.value !== i.value));
+        if (clash) {
+          throw new OutcomeError(
+            operationOutcome([issue('error', 'conflict', `If-None-Exist ${entry.ifNoneExist} matches ${type}/${match.id}, whose ${clash.system} identifier differs from the one sent; make the condition name this resource (its identifier)`, where)], 'precondition-failed'),
+            412,
+          );
+        }
+        matched.set(entry, match);
+      }
     }
     return matched;
+  }
+
+  /**
+   * What an update may not change: the patient (a referral never moves to another person, with its
+   * risk findings), and a closed referral (revoked, completed, entered-in-error) is not reopened by a
+   * late or replayed update; a revoked or completed one may still be marked entered-in-error.
+   */
+  private async changeRules(stored: StoredResource, focus: RequestEntry, unit: ReferralUnit | undefined): Promise<Issue[]> {
+    const out: Issue[] = [];
+    const referralId = identifiersOf(stored.resource).find((i) => i.system === REFERRAL_ID_SYSTEM)?.value;
+    const record = referralId ? await this.deps.referrals.get(referralId) : undefined;
+    const before = record?.native as NativeReferral | undefined;
+    const nhsNow = unit ? identifiersOf(unit.patient.resource).find((i) => i.system === NHS_NUMBER)?.value : undefined;
+    if (before && nhsNow && nhsNow !== before.patient.nhsNumber) {
+      out.push(issue('error', 'business-rule', 'An update cannot move a referral to another patient: the NHS number differs from the one received first; cancel this referral and send a new one', `${focus.location}.subject`));
+    }
+    const was = stored.resource.status as string;
+    const now = focus.resource.status as string;
+    if (CLOSED_STATUSES.includes(was) && now !== was && now !== 'entered-in-error') {
+      out.push(issue('error', 'business-rule', `This referral is already ${was}; an update cannot make it ${now} (allowed: ${was}, or entered-in-error). Send a new referral instead`, `${focus.location}.status`));
+    }
+    return out;
   }
 
   private async storedServiceRequest(entry: RequestEntry): Promise<StoredResource | undefined> {
@@ -256,6 +310,22 @@ export class FhirIntakeService {
     const known = [...this.deps.messageRules.values()].map((r) => `${r.event.system}|${r.event.code}`);
     throw new OutcomeError(invalid([issue('error', 'not-supported', `No message of ours has event ${event?.system}|${event?.code}; allowed: ${known.join(', ')}`, 'Bundle.entry[0].resource.eventCoding')]));
   }
+}
+
+/** One transaction or batch entry: a resource, created by POST to its type. */
+function entryShape(e: BundleEntry | undefined, i: number): Issue[] {
+  const at = `Bundle.entry[${i}]`;
+  const issues: Issue[] = [];
+  const resource = e?.resource as { resourceType?: unknown } | undefined;
+  if (typeof resource !== 'object' || resource === null || typeof resource.resourceType !== 'string') {
+    issues.push(issue('error', 'required', 'Each entry needs a resource (an object with a resourceType)', `${at}.resource`));
+  }
+  const method = e?.request?.method;
+  if (method !== 'POST') issues.push(issue('error', 'not-supported', `entry.request.method ${JSON.stringify(method)} is not supported here; allowed: POST (create, with ifNoneExist for a conditional create)`, `${at}.request.method`));
+  else if (resource && e?.request?.url !== resource.resourceType) {
+    issues.push(issue('error', 'value', `entry.request.url must be the resource type (${String(resource.resourceType)}) for a create; got ${JSON.stringify(e?.request?.url)}`, `${at}.request.url`));
+  }
+  return issues;
 }
 
 function tooManyEntriesIssue(n: number): Issue {

@@ -39,14 +39,23 @@ export interface StoredLookup {
   findByIdentifier(type: string, system: string, value: string): Promise<StoredResource | undefined>;
 }
 
+/** The entries of a Bundle whose shape may be anything a client sent: entries that are not objects are left out (the shape check names them). */
 export function entriesOfBundle(bundle: Bundle): RequestEntry[] {
-  return (bundle.entry ?? []).map((e, index) => ({
-    index,
-    location: `Bundle.entry[${index}].resource`,
-    fullUrl: e.fullUrl,
-    resource: e.resource as RequestEntry['resource'],
-    ifNoneExist: e.request?.ifNoneExist,
-  }));
+  const raw: unknown = (bundle as { entry?: unknown }).entry;
+  const list = Array.isArray(raw) ? (raw as unknown[]) : [];
+  const out: RequestEntry[] = [];
+  list.forEach((e, index) => {
+    if (typeof e !== 'object' || e === null) return;
+    const entry = e as { fullUrl?: unknown; resource?: unknown; request?: { ifNoneExist?: unknown } };
+    out.push({
+      index,
+      location: `Bundle.entry[${index}].resource`,
+      fullUrl: typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined,
+      resource: (typeof entry.resource === 'object' && entry.resource !== null ? entry.resource : {}) as RequestEntry['resource'],
+      ifNoneExist: typeof entry.request?.ifNoneExist === 'string' ? entry.request.ifNoneExist : undefined,
+    });
+  });
+  return out;
 }
 
 export function identifiersOf(resource: Record<string, any>): { system: string; value: string }[] {
@@ -70,6 +79,9 @@ export class ReferenceResolver {
    * what to send instead. `types` are the resource types allowed there.
    */
   async resolve(ref: Reference | undefined, from: RequestEntry, expression: string, types: readonly string[]): Promise<Resolved | Issue> {
+    if (ref !== undefined && (typeof ref !== 'object' || ref === null || Array.isArray(ref))) {
+      return issue('error', 'structure', `A Reference is an object ({"reference": "..."} or {"identifier": {...}}), to a ${types.join(' or ')}`, expression);
+    }
     if (!ref || (ref.reference === undefined && ref.identifier === undefined)) {
       return issue('error', 'required', `A reference is required here, to a ${types.join(' or ')}`, expression);
     }
@@ -113,6 +125,10 @@ export class ReferenceResolver {
     const { system, value } = ref.identifier ?? {};
     if (!system || !value) return issue('error', 'required', 'A logical reference needs identifier.system and identifier.value', `${expression}.identifier`);
     const type = ref.type ?? TYPE_BY_IDENTIFIER_SYSTEM[system];
+    if (type && !types.includes(type)) return issue('error', 'invalid', `The reference names a ${type}; allowed here: ${types.join(', ')}`, `${expression}.type`);
+    if (type && TYPE_BY_IDENTIFIER_SYSTEM[system] && TYPE_BY_IDENTIFIER_SYSTEM[system] !== type) {
+      return issue('error', 'invalid', `An identifier of system ${system} names a ${TYPE_BY_IDENTIFIER_SYSTEM[system]}, not a ${type}`, `${expression}.type`);
+    }
     if (!type) {
       return issue('error', 'not-supported', `A logical reference by ${system} cannot be followed; use ${Object.keys(TYPE_BY_IDENTIFIER_SYSTEM).join(', ')} or send the resource`, `${expression}.identifier.system`);
     }
@@ -129,7 +145,6 @@ export class ReferenceResolver {
         `${expression}.identifier`,
       );
     }
-    if (!types.includes(type)) return issue('error', 'invalid', `The reference names a ${type}; allowed here: ${types.join(', ')}`, expression);
     return { kind: 'stored', stored, resource: stored.resource, location: expression };
   }
 }
