@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../src/store/db.js';
 import { ReferralRepository } from '../../src/store/referrals.repo.js';
 import { freshReferral, projectRoot } from '../support/app.js';
+import { freshIds, freshInbound } from '../support/fhir.js';
 
 // The real process, as `npm start` runs it: configuration errors stop it, and a referral answered
 // with 201 survives the process being killed at once (the row is committed before the answer).
@@ -105,6 +106,21 @@ describe('the service process', () => {
       await store.close();
     }
   }, 60_000);
+
+  test('with WORKERS=2, 40 concurrent FHIR transactions (read-then-write) are all stored: none fails with "database is locked"', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pp-cluster-fhir-')), 'adapter.db');
+    const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${file}`, WORKERS: '2' });
+    const uri = await p.listening;
+    for (let i = 0; i < 50 && (p.output().stdout.match(/adapter listening/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 200));
+    const bundles = Array.from({ length: 40 }, () => freshInbound('gp-referral.transaction.json', freshIds()));
+    const send = (b: unknown) => fetch(`${uri}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(b) }).then((r) => r.status);
+    const codes = await Promise.all(bundles.map(send));
+    expect(codes.filter((c) => c !== 200)).toEqual([]);
+    const list = await (await fetch(`${uri}/referrals?direction=inbound&limit=100`)).json();
+    expect(list.items).toHaveLength(40);
+    p.child.kill('SIGTERM');
+    await p.exited;
+  }, 90_000);
 
   test('a 201 survives an immediate kill -9: the referral was committed before the answer', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pp-crash-')), 'adapter.db');
