@@ -6,7 +6,7 @@
 import type { Patient, QuestionnaireResponse, Reference } from 'fhir/r4.js';
 import type { InboundReferralPackage } from '../../fhir/inbound-package.js';
 import { issue, type Issue } from '../../fhir/outcomes.js';
-import type { InboundMapper } from '../../mapping/inbound.js';
+import type { InboundMapper, InboundMappingResult } from '../../mapping/inbound.js';
 import { validateResponse, type QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
 import { inboundProfileOf, WRITABLE_TYPES } from './inbound-profiles.js';
 import { identifiersOf, literalReferences, NHS_NUMBER, ReferenceResolver, type RequestEntry, type Resolved, type StoredLookup } from './request-entries.js';
@@ -19,9 +19,14 @@ export interface CheckDeps {
 }
 
 /** One ServiceRequest of the request with everything it refers to, resolved. */
+/** The referralId the checks map with; the writer gives the mapped referral its real id (see withReferralId). */
+export const PLACEHOLDER_REFERRAL_ID = 'PP-IN-pending';
+
 export interface ReferralUnit {
   entry: RequestEntry;
   pkg: InboundReferralPackage;
+  /** the native referral as mapped by the checks, under PLACEHOLDER_REFERRAL_ID */
+  mapped: InboundMappingResult;
   /** the entries (or contained/stored resources) the package was built from, by role */
   patient: Resolved;
 }
@@ -187,10 +192,11 @@ async function buildReferral(deps: CheckDeps, entry: RequestEntry, entries: Requ
     locations,
   };
   // The mapping is tried here, with a placeholder id, so that what it cannot read is refused before any write.
-  const mapped = deps.inbound.toNative(pkg, { referralId: 'PP-IN-check', defaultRecipientOds: deps.defaultRecipientOds });
-  issues.push(...mapped.issues);
+  // Mapped once, here, so that what the mapping cannot read is refused before any write.
+  const mapped = deps.inbound.toNative(pkg, { referralId: PLACEHOLDER_REFERRAL_ID, defaultRecipientOds: deps.defaultRecipientOds });
+  issues.push(...mapped.issues.filter(isError));
   if (issues.slice(before).some(isError)) return undefined;
-  return { entry, pkg, patient };
+  return { entry, pkg, mapped, patient };
 }
 
 function nhsNumberOf(p: Patient): string | undefined {

@@ -14,9 +14,9 @@ import { IdConflictError, type ReferralRecord, type ReferralRepository, VersionC
 import { canonicalJson, contentHash } from '../../util/canonical-json.js';
 import { NativeApiError } from '../errors.js';
 import type { ReferralMapper, ResourceValidator } from '../ports.js';
-import { deriveReferral, type ReferralViewExtras } from '../referral-state.js';
+import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import { inlineAssessmentRecords } from '../referrals.service.js';
-import type { ReferralUnit } from './inbound-checks.js';
+import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
 import { identifiersOf, type RequestEntry } from './request-entries.js';
 import { joinReferral, type JoinPlan, planJoins, REFERRAL_ID_SYSTEM, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 
@@ -73,8 +73,11 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
   for (let attempt = 1; ; attempt++) {
     const current = await currentReferrals(deps, referrals);
     const plan = await planJoins(deps, entries, referrals, current);
+    // The CPU work (native referral, its FHIR and its validation) is done before the transaction opens,
+    // so that the single SQLite writer holds its lock only for the SQL.
+    const prepared = prepareReferrals(deps, referrals, current, plan);
     try {
-      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, plan));
+      return await deps.repo.transaction((tx) => writeInTransaction(deps, tx, entries, referrals, opts, current, plan, prepared));
     } catch (err) {
       if (err instanceof IdConflictError) {
         throw new OutcomeError(conflict(`Assessment id ${err.id} is already used by another assessment; send the QuestionnaireResponse with another identifier`));
@@ -111,6 +114,48 @@ async function currentReferrals(deps: WriterDeps, referrals: ReferralUnit[]): Pr
   return out;
 }
 
+/** One referral's native version, made ready before the transaction. */
+interface PreparedReferral {
+  referralId: string;
+  /** the id a new ServiceRequest will get (undefined when it is already stored) */
+  newServiceRequestId?: string;
+  referral: NativeReferral;
+  derived: DerivedReferral;
+}
+
+function prepareReferrals(deps: WriterDeps, referrals: ReferralUnit[], current: Map<ReferralUnit, ReferralRecord>, plan: JoinPlan): Map<ReferralUnit, PreparedReferral> {
+  const out = new Map<ReferralUnit, PreparedReferral>();
+  for (const unit of referrals) {
+    const record = current.get(unit);
+    const newServiceRequestId = record ? undefined : randomUUID();
+    const referralId = record?.referralId ?? `PP-IN-${newServiceRequestId}`;
+    const referral = withReferralId(unit.mapped.referral, referralId);
+    const state = plan.states.get(referralId);
+    const earlier = ((state?.referral ?? record)?.view as ReferralViewExtras | undefined)?.risk.source ?? [];
+    try {
+      // Answers that joined this referral on their own stay with it in the new version; findings are sticky.
+      const derived = deriveReferral({ mapper: deps.mapper, validator: deps.validator }, { referral, standalone: state?.standalone ?? [], earlierRiskSources: earlier });
+      out.set(unit, { referralId, newServiceRequestId, referral, derived });
+    } catch (err) {
+      if (!(err instanceof NativeApiError)) throw err;
+      throw new OutcomeError(invalid(err.problems.map((p) => issue('error', 'processing', `The referral as the Pain Platform would hold it breaks a rule at ${p.path}: ${p.message}`, unit.entry.location))));
+    }
+  }
+  return out;
+}
+
+/** The referral mapped by the checks (under PLACEHOLDER_REFERRAL_ID), with its real id and its assessments' ids. */
+function withReferralId(referral: NativeReferral, referralId: string): NativeReferral {
+  const prefix = `${PLACEHOLDER_REFERRAL_ID}-`;
+  const out = structuredClone(referral);
+  out.referralId = referralId;
+  for (const a of out.assessments ?? []) {
+    if (a.assessmentId.startsWith(prefix)) a.assessmentId = `${referralId}-${a.assessmentId.slice(prefix.length)}`;
+    if (a.referralId !== undefined) a.referralId = referralId;
+  }
+  return out;
+}
+
 async function writeInTransaction(
   deps: WriterDeps,
   tx: FhirTx,
@@ -119,6 +164,7 @@ async function writeInTransaction(
   opts: WriteOptions,
   current: Map<ReferralUnit, ReferralRecord>,
   plan: JoinPlan,
+  prepared: Map<ReferralUnit, PreparedReferral>,
 ): Promise<EntryResult[]> {
   const now = deps.now().toISOString();
   // 1. Which stored resource each entry is (by its identifiers), and the id each will have.
@@ -126,8 +172,11 @@ async function writeInTransaction(
   const ids = new Map<RequestEntry, string>();
   const refByFullUrl = new Map<string, string>();
   const assign = (entry: RequestEntry, matched: StoredResource | undefined) => {
+    const unit = referrals.find((r) => r.entry === entry);
+    // What was prepared must still hold: a referral stored by another request since is done again.
+    if (unit && !opts.matched?.has(entry) && !!matched !== !!current.get(unit)) throw new VersionConflictError(matched?.versionId ?? 0);
     if (matched) existing.set(entry, matched);
-    ids.set(entry, matched?.id ?? randomUUID());
+    ids.set(entry, matched?.id ?? (unit && prepared.get(unit)?.newServiceRequestId) ?? randomUUID());
     if (entry.fullUrl) refByFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${ids.get(entry)}`);
   };
   const keyless: RequestEntry[] = [];
@@ -182,7 +231,7 @@ async function writeInTransaction(
         const stored = await tx.update({ resourceType: type, id: before.id, resource }, now, before.versionId);
         result = { entry, status: 200, stored, warnings: [] };
         if (unit) {
-          Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, current.get(unit), plan, resultOf, now));
+          Object.assign(result, await writeNativeVersion(deps, tx, unit, prepared.get(unit)!, stored, opts, current.get(unit), plan, resultOf, now));
           for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
         }
       } else {
@@ -194,15 +243,11 @@ async function writeInTransaction(
         );
       }
     } else {
-      let referralId: string | undefined;
-      if (unit) {
-        referralId = `PP-IN-${ids.get(entry)}`;
-        resource.identifier = [...(resource.identifier ?? []), { system: REFERRAL_ID_SYSTEM, value: referralId }];
-      }
+      if (unit) resource.identifier = [...(resource.identifier ?? []), { system: REFERRAL_ID_SYSTEM, value: prepared.get(unit)!.referralId }];
       const stored = await tx.create({ resourceType: type, id: ids.get(entry)!, resource }, now);
       result = { entry, status: 201, stored, warnings: [] };
       if (unit) {
-        Object.assign(result, await writeNativeVersion(deps, tx, unit, stored, opts, undefined, plan, resultOf, now));
+        Object.assign(result, await writeNativeVersion(deps, tx, unit, prepared.get(unit)!, stored, opts, undefined, plan, resultOf, now));
         for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
       }
       const joins = plan.byEntry.get(entry);
@@ -299,6 +344,7 @@ async function writeNativeVersion(
   deps: WriterDeps,
   tx: FhirTx,
   unit: ReferralUnit,
+  ready: PreparedReferral,
   stored: StoredResource,
   opts: WriteOptions,
   current: ReferralRecord | undefined,
@@ -306,22 +352,8 @@ async function writeNativeVersion(
   resultOf: Map<object, EntryResult>,
   now: string,
 ): Promise<{ referralId: string; warnings: Issue[] }> {
-  const referralId = identifiersOf(stored.resource).find((i) => i.system === REFERRAL_ID_SYSTEM)!.value;
-  const mapped = deps.inbound.toNative(unit.pkg, { referralId, defaultRecipientOds: deps.defaultRecipientOds });
-  if (mapped.issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) throw new OutcomeError(invalid(mapped.issues));
-  const referral: NativeReferral = mapped.referral;
-  let derived;
-  try {
-    // Answers that joined this referral on their own stay with it in the new version.
-    const standalone = plan.states.get(referralId)?.standalone ?? [];
-    const earlierRiskSources = (plan.states.get(referralId)?.referral ?? current)?.view as ReferralViewExtras | undefined;
-    derived = deriveReferral({ mapper: deps.mapper, validator: deps.validator }, { referral, standalone, earlierRiskSources: earlierRiskSources?.risk.source ?? [] });
-  } catch (err) {
-    if (err instanceof NativeApiError) {
-      throw new OutcomeError(invalid(err.problems.map((p) => issue('error', 'processing', `The referral as the Pain Platform would hold it breaks a rule at ${p.path}: ${p.message}`, unit.entry.location))));
-    }
-    throw err;
-  }
+  const { referralId, referral, derived } = ready;
+  const mapped = unit.mapped;
   const patientResult = resultOf.get(unit.patient.resource);
   const fhir = {
     bundle: `/referrals/${encodeURIComponent(referralId)}/fhir`,
@@ -351,8 +383,7 @@ async function writeNativeVersion(
     // The version after any answers that joined this referral earlier in the same request.
     record.version = (plan.states.get(referralId)?.referral.version ?? current.version) + 1;
     await deps.referrals.updateIn(tx.trx, record, input, assessments);
-  }
-  else await deps.referrals.createIn(tx.trx, record, input, assessments);
+  } else await deps.referrals.createIn(tx.trx, record, input, assessments);
   const warnings = mapped.issues.filter((i) => i.severity === 'warning' || i.severity === 'information');
   if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated));
   return { referralId, warnings };
