@@ -186,6 +186,21 @@ describe.each(dialects)('FHIR front door safety on %s', (dialect) => {
     });
   });
 
+  it('a self-harm PHQ-9 in the same transaction as its ServiceRequest, naming it only by its UBRN in basedOn → part of that referral (escalated)', async () => {
+    const ids = freshIds();
+    const sent = freshInbound('gp-referral.transaction.json', ids);
+    const sr = entryOf(sent, 'ServiceRequest').resource;
+    sr.supportingInfo = sr.supportingInfo.filter((s: any) => s.reference !== sent.entry[5].fullUrl);
+    const phq = withSelfHarm(sent.entry[5].resource);
+    phq.basedOn = [{ identifier: { system: UBRN_SYSTEM, value: ids.ubrn } }];
+    const res = await fhir(app, 'POST', '/fhir', sent);
+    expect(res.status).toBe(200);
+    const referral = await onlyReferralOf(app, ids.nhsNumber);
+    expect(referral.version).toBe(1);
+    expect(referral.risk).toMatchObject({ selfHarm: true, escalated: true });
+    expect(referral.scores.map((x: any) => x.instrument).sort()).toEqual(['GAD-7', 'PHQ-9']);
+  });
+
   describe('answers the platform would never see are refused', () => {
     it('a transaction whose self-harm PHQ-9 names no referral (no basedOn, not in supportingInfo) → 422 at its basedOn, nothing stored', async () => {
       const ids = freshIds();

@@ -165,7 +165,11 @@ async function buildReferral(deps: CheckDeps, entry: RequestEntry, entries: Requ
   for (const e of entries) {
     if (e.resource.resourceType !== 'QuestionnaireResponse' || qrs.includes(e.resource as any)) continue;
     const basedOn: Reference[] = Array.isArray(e.resource.basedOn) ? e.resource.basedOn : [];
-    if (basedOn.some((b) => b.reference !== undefined && (b.reference === entry.fullUrl || (entry.fullUrl && b.reference.endsWith(entry.fullUrl))))) {
+    const srIdentifiers = identifiersOf(sr);
+    const names = (b: Reference) =>
+      (b.reference !== undefined && (b.reference === entry.fullUrl || (!!entry.fullUrl && b.reference.endsWith(entry.fullUrl)))) ||
+      (b.identifier !== undefined && srIdentifiers.some((i) => i.system === b.identifier!.system && i.value === b.identifier!.value));
+    if (basedOn.some(names)) {
       qrs.push(e.resource as QuestionnaireResponse);
       locations.set(e.resource, e.location);
     }
