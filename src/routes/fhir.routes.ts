@@ -32,6 +32,13 @@ const VALIDATE_TYPES = ['ServiceRequest', 'QuestionnaireResponse', 'Patient', 'B
 const VALIDATE_OP = { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type' as const };
 const PROCESS_MESSAGE_OP = { name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message', level: 'system' as const };
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const DEFINITION_SEARCH_PARAMS: NonNullable<FhirRouteMeta['searchParams']> = [
+  { name: 'url', type: 'uri', documentation: 'canonical URL, with or without |version' },
+  { name: 'name', type: 'string', documentation: 'computer-friendly name' },
+  { name: 'version', type: 'token', documentation: 'business version' },
+  { name: 'status', type: 'token', documentation: 'publication status' },
+  { name: '_id', type: 'token', documentation: 'logical id' },
+];
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,128}$/;
 /** A request id claimed longer ago than this by a request that never finished is free again. */
 const CLAIM_STALE_MS = 120_000;
@@ -63,6 +70,27 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
   const definitionTypes = deps.conformance.types();
   const routes: ServerRoute[] = [];
   const meta = (fhir: FhirRouteMeta) => ({ app: { fhir } });
+
+  /** GET /fhir/{type} (search) and GET /fhir/{type}/{id} (read), for stored types and definitions alike. */
+  function readAndSearch(type: string, searchParams: NonNullable<FhirRouteMeta['searchParams']>): ServerRoute[] {
+    return [
+      {
+        method: 'GET',
+        path: `/fhir/${type}`,
+        options: meta({ type, interaction: 'search-type', searchParams }),
+        handler: (request) => deps.reads.search(type, request.query as Record<string, string | string[]>, baseUrl(request)),
+      },
+      {
+        method: 'GET',
+        path: `/fhir/${type}/{id}`,
+        options: meta({ type, interaction: 'read' }),
+        handler: async (request, h) => {
+          checkId(String(request.params.id), type);
+          return versioned(h, await deps.reads.read(type, String(request.params.id)));
+        },
+      },
+    ];
+  }
 
   /**
    * X-Request-ID makes a POST safe to retry. The id is claimed before any work (a row keyed by the id),
@@ -189,21 +217,7 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
           return { status: created.status, body, headers: createdHeaders(request, created.stored) };
         }),
     });
-    routes.push({
-      method: 'GET',
-      path: `/fhir/${type}`,
-      options: meta({ type, interaction: 'search-type', searchParams }),
-      handler: (request) => deps.reads.search(type, request.query as Record<string, string | string[]>, baseUrl(request)),
-    });
-    routes.push({
-      method: 'GET',
-      path: `/fhir/${type}/{id}`,
-      options: meta({ type, interaction: 'read' }),
-      handler: async (request, h) => {
-        checkId(String(request.params.id), type);
-        return versioned(h, await deps.reads.read(type, String(request.params.id)));
-      },
-    });
+    routes.push(...readAndSearch(type, searchParams));
     routes.push({
       method: 'GET',
       path: `/fhir/${type}/{id}/_history`,
@@ -239,33 +253,7 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
   }
 
   // ---- the platform's definitions, read-only ------------------------------------------------------------
-  for (const type of definitionTypes) {
-    routes.push({
-      method: 'GET',
-      path: `/fhir/${type}`,
-      options: meta({
-        type,
-        interaction: 'search-type',
-        searchParams: [
-          { name: 'url', type: 'uri', documentation: 'canonical URL, with or without |version' },
-          { name: 'name', type: 'string', documentation: 'computer-friendly name' },
-          { name: 'version', type: 'token', documentation: 'business version' },
-          { name: 'status', type: 'token', documentation: 'publication status' },
-          { name: '_id', type: 'token', documentation: 'logical id' },
-        ],
-      }),
-      handler: (request) => deps.reads.search(type, request.query as Record<string, string | string[]>, baseUrl(request)),
-    });
-    routes.push({
-      method: 'GET',
-      path: `/fhir/${type}/{id}`,
-      options: meta({ type, interaction: 'read' }),
-      handler: async (request, h) => {
-        checkId(String(request.params.id), type);
-        return versioned(h, await deps.reads.read(type, String(request.params.id)));
-      },
-    });
-  }
+  for (const type of definitionTypes) routes.push(...readAndSearch(type, DEFINITION_SEARCH_PARAMS));
 
   return [...routes, ...otherMethods(routes)];
 }
