@@ -385,6 +385,6 @@ async function writeNativeVersion(
     await deps.referrals.updateIn(tx.trx, record, input, assessments);
   } else await deps.referrals.createIn(tx.trx, record, input, assessments);
   const warnings = mapped.issues.filter((i) => i.severity === 'warning' || i.severity === 'information');
-  if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated));
+  if (derived.extras.risk.selfHarm) warnings.push(riskWarning(derived.extras.risk.source, derived.extras.risk.escalated, unit.entry.location));
   return { referralId, warnings };
 }
