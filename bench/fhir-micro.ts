@@ -83,7 +83,7 @@ const B = {
   parse: 'parse the JSON body (with line/column map)',
   validateInbound: 'inbound profile validation of the 8 resources',
   restOfChecks: 'other checks: QR vs Questionnaire, references, shape',
-  toNative: 'reverse mapping FHIR → native (run twice: check, write)',
+  toNative: 'reverse mapping FHIR → native (inbound.toNative)',
   mapper: 'native → FHIR Bundle (deriveReferral mapping)',
   validateNative: 'validation of that Bundle (deriveReferral)',
   reads: 'store reads before the transaction (If-None-Exist, refs)',
