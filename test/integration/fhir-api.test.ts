@@ -325,6 +325,21 @@ describe.each(dialects)('FHIR writes on %s', (dialect) => {
       expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(1);
     });
 
+    it('50 conditional creates of one Patient with its NHS number as If-None-Exist, each a different version of it: one 201, 49 × 200, never changed', async () => {
+      const nhsNumber = freshNhsNumber();
+      const bodies = Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ resourceType: 'Patient', identifier: [{ system: NHS_NUMBER_SYSTEM, value: nhsNumber }], name: [{ family: `Family${i}`, given: ['Sam'] }], birthDate: '1970-01-01', gender: 'unknown' }),
+      );
+      const answers = await Promise.all(bodies.map((b) => fhir(app, 'POST', '/fhir/Patient', b, { 'if-none-exist': `identifier=${NHS_NUMBER_SYSTEM}|${nhsNumber}` })));
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(49);
+      expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+      const first = answers.find((a) => a.status === 201)!;
+      for (const a of answers) expect(a.body).toEqual(first.body);
+      expect(await countOf(app, 'Patient', `identifier=${NHS_NUMBER_SYSTEM}|${nhsNumber}`)).toBe(1);
+      expect((await fhir(app, 'GET', `/fhir/Patient/${first.body.id}/_history`)).body.total).toBe(1);
+    });
+
     it('POST /fhir/ServiceRequest with a contained Patient: one 201, 49 × 200, one Location', async () => {
       const ids = freshIds();
       await receivePractitioner(app, ids);

@@ -63,6 +63,11 @@ export interface WriteOptions {
   allowUpdate: boolean;
   /** entries whose If-None-Exist matched one stored resource: answered with it, not written */
   matched?: Map<RequestEntry, StoredResource>;
+  /**
+   * entries whose If-None-Exist names one of their own identifiers: the identifier lookup inside the
+   * transaction (under the unique key) answers the condition, with no search before it
+   */
+  conditional?: Set<RequestEntry>;
   /** extra facts shown in the native view of each referral (e.g. the message id) */
   inboundFacts?: Record<string, unknown>;
 }
@@ -174,7 +179,9 @@ async function writeInTransaction(
   const assign = (entry: RequestEntry, matched: StoredResource | undefined) => {
     const unit = referrals.find((r) => r.entry === entry);
     // What was prepared must still hold: a referral stored by another request since is done again.
-    if (unit && !opts.matched?.has(entry) && !!matched !== !!current.get(unit)) throw new VersionConflictError(matched?.versionId ?? 0);
+    if (unit && !opts.matched?.has(entry) && !(matched && opts.conditional?.has(entry)) && !!matched !== !!current.get(unit)) {
+      throw new VersionConflictError(matched?.versionId ?? 0);
+    }
     if (matched) existing.set(entry, matched);
     ids.set(entry, matched?.id ?? (unit && prepared.get(unit)?.newServiceRequestId) ?? randomUUID());
     if (entry.fullUrl) refByFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${ids.get(entry)}`);
@@ -215,7 +222,8 @@ async function writeInTransaction(
       // Our own referral-id identifier is kept on every version of a ServiceRequest.
       const ours = identifiersOf(before.resource).filter((i) => i.system === REFERRAL_ID_SYSTEM);
       if (ours.length > 0) resource.identifier = [...(resource.identifier ?? []).filter((i: any) => i.system !== REFERRAL_ID_SYSTEM), ...ours];
-      if (sameContent(before.resource, resource) || opts.matched?.has(entry)) {
+      // A conditional create that finds its resource answers with it as stored, changing nothing.
+      if (sameContent(before.resource, resource) || opts.matched?.has(entry) || opts.conditional?.has(entry)) {
         result = { entry, status: 200, stored: before, warnings: [] };
         // The referral is unchanged, but answers sent with it for the first time still join it.
         const referralId = unit && current.get(unit)?.referralId;

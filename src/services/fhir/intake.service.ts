@@ -46,8 +46,8 @@ export class FhirIntakeService {
       throw new OutcomeError(badRequest(`The body is a ${resource.resourceType}, the URL names ${type}; send a ${type} to this URL`, `${resource.resourceType}.resourceType`));
     }
     const entry: RequestEntry = { index: -1, location: type, resource: resource as RequestEntry['resource'], ifNoneExist };
-    const matched = await this.ifNoneExist([entry]);
-    const [result] = await this.checkAndWrite([entry], { cause: `POST /fhir/${type}`, rawBody, allowUpdate: false, matched }, decorate);
+    const { matched, conditional } = await this.ifNoneExist([entry]);
+    const [result] = await this.checkAndWrite([entry], { cause: `POST /fhir/${type}`, rawBody, allowUpdate: false, matched, conditional }, decorate);
     return { status: result!.status, stored: result!.stored, outcome: result!.warnings.length > 0 ? operationOutcome(result!.warnings) : undefined };
   }
 
@@ -62,8 +62,8 @@ export class FhirIntakeService {
 
   private async transaction(bundle: Bundle, rawBody: string, decorate: Decorate): Promise<Bundle> {
     const entries = this.writableEntries(bundle, decorate);
-    const matched = await this.ifNoneExist(entries);
-    const results = await this.checkAndWrite(entries, { cause: 'POST /fhir transaction', rawBody, allowUpdate: false, matched }, decorate);
+    const { matched, conditional } = await this.ifNoneExist(entries);
+    const results = await this.checkAndWrite(entries, { cause: 'POST /fhir transaction', rawBody, allowUpdate: false, matched, conditional }, decorate);
     return { resourceType: 'Bundle', id: randomUUID(), type: 'transaction-response', entry: results.map(responseEntry) };
   }
 
@@ -77,8 +77,8 @@ export class FhirIntakeService {
       try {
         const entryIssues = entryShape(bundle.entry![entry.index], entry.index);
         if (entryIssues.some(isError)) throw new OutcomeError(invalid(entryIssues));
-        const matched = await this.ifNoneExist([entry]);
-        const [result] = await this.checkAndWrite([entry], { cause: 'POST /fhir batch', rawBody, allowUpdate: false, matched }, decorate);
+        const { matched, conditional } = await this.ifNoneExist([entry]);
+        const [result] = await this.checkAndWrite([entry], { cause: 'POST /fhir batch', rawBody, allowUpdate: false, matched, conditional }, decorate);
         out.push(responseEntry(result!));
       } catch (err) {
         const { status, outcome } = normalizeOutcome(err);
@@ -222,9 +222,14 @@ export class FhirIntakeService {
     return issues;
   }
 
-  /** If-None-Exist: one match → answered with it (200, nothing written); several → 412. */
-  private async ifNoneExist(entries: RequestEntry[]): Promise<Map<RequestEntry, StoredResource>> {
+  /**
+   * If-None-Exist: one match → answered with it (200, nothing written); several → 412. A condition that
+   * is one of the entry's own identifiers is not searched here: the writer's lookup of that identifier,
+   * inside the transaction and under the store's unique key, answers it without a race.
+   */
+  private async ifNoneExist(entries: RequestEntry[]): Promise<{ matched: Map<RequestEntry, StoredResource>; conditional: Set<RequestEntry> }> {
     const matched = new Map<RequestEntry, StoredResource>();
+    const conditional = new Set<RequestEntry>();
     for (const entry of entries) {
       if (!entry.ifNoneExist) continue;
       const type = entry.resource.resourceType;
@@ -233,6 +238,14 @@ export class FhirIntakeService {
       const { criteria } = parseSearchQuery(type, query);
       if (criteria.length === 0) {
         throw new OutcomeError(badRequest(`If-None-Exist ${JSON.stringify(entry.ifNoneExist)} holds no search criterion; name the resource, e.g. identifier=<system>|<value>`, where));
+      }
+      const [only] = criteria;
+      if (criteria.length === 1 && only?.kind === 'token' && only.param === 'identifier' && only.values.length === 1) {
+        const { system, code } = only.values[0]!;
+        if (typeof system === 'string' && code !== undefined && identifiersOf(entry.resource).some((i) => i.system === system && i.value === code)) {
+          conditional.add(entry);
+          continue;
+        }
       }
       const found = await this.deps.repo.search(type, criteria, { count: 2, offset: 0 });
       if (found.total > 1) {
@@ -255,7 +268,7 @@ export class FhirIntakeService {
         matched.set(entry, match);
       }
     }
-    return matched;
+    return { matched, conditional };
   }
 
   /**
