@@ -138,7 +138,7 @@ const lastUpdatedParam: SearchParamDef = {
   type: 'date',
   documentation: 'When the resource version was stored (meta.lastUpdated); prefixes eq ne gt lt ge le sa eb ap',
   expression: 'Resource.meta.lastUpdated',
-  extract: (r) => dateOf(isObject(r.meta) ? r.meta.lastUpdated : undefined),
+  // Searched on the resource row's own last_updated column: no index rows.
 };
 
 function identifierParam(type: string): SearchParamDef {
@@ -147,7 +147,9 @@ function identifierParam(type: string): SearchParamDef {
     type: 'token',
     documentation: `A ${type} identifier, as system|value (e.g. https://fhir.nhs.uk/Id/nhs-number|9990000018), |value or value`,
     expression: `${type}.identifier`,
-    extract: (r) => identifiersOf(r.identifier),
+    // An identifier with both system and value is in the store's identifier key table (fhir_identifiers),
+    // which the search reads too; only the others need index rows.
+    extract: (r) => identifiersOf(r.identifier).filter((i) => !(i.system && i.value)),
   };
 }
 

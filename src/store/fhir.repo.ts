@@ -293,28 +293,44 @@ function tokenMatch(eb: IndexEb, t: TokenValue, alias = 'i'): Expression<SqlBool
 }
 
 /** FHIR date search on ranges: the resource's [low, high] against the parameter's [pl, ph]. */
-function dateMatch(i: IndexEb, d: DateValue): Expression<SqlBool> {
+function dateMatch(eb: IndexEb, d: DateValue, lowColumn = 'i.low', highColumn = 'i.high'): Expression<SqlBool> {
+  const i = eb as unknown as ExpressionBuilder<any, any>;
+  const low = lowColumn;
+  const high = highColumn;
   switch (d.prefix) {
     case 'eq':
-      return i.and([i('i.low', '>=', d.low), i('i.high', '<=', d.high)]);
+      return i.and([i(low, '>=', d.low), i(high, '<=', d.high)]);
     case 'ne':
-      return i.or([i('i.low', '<', d.low), i('i.high', '>', d.high)]);
+      return i.or([i(low, '<', d.low), i(high, '>', d.high)]);
     case 'gt':
-      return i('i.high', '>', d.high);
+      return i(high, '>', d.high);
     case 'lt':
-      return i('i.low', '<', d.low);
+      return i(low, '<', d.low);
     case 'ge':
-      return i('i.high', '>=', d.low);
+      return i(high, '>=', d.low);
     case 'le':
-      return i('i.low', '<=', d.high);
+      return i(low, '<=', d.high);
     case 'sa':
-      return i('i.low', '>', d.high);
+      return i(low, '>', d.high);
     case 'eb':
-      return i('i.high', '<', d.low);
+      return i(high, '<', d.low);
     case 'ap':
       // Approximately: the ranges overlap.
-      return i.and([i('i.low', '<=', d.high), i('i.high', '>=', d.low)]);
+      return i.and([i(low, '<=', d.high), i(high, '>=', d.low)]);
   }
+}
+
+/** r.id is among the resources whose key identifiers (fhir_identifiers) match one of the tokens. */
+function keyed(eb: ResourceEb, type: string, values: readonly TokenValue[]) {
+  return eb(
+    'r.id',
+    'in',
+    eb
+      .selectFrom('fhir_identifiers as k')
+      .select('k.id')
+      .where('k.resource_type', '=', type)
+      .where((k) => k.or(values.map((t) => tokenMatch(k as unknown as IndexEb, t, 'k')))),
+  );
 }
 
 function matches(eb: ResourceEb, type: string, c: SearchCriterion): Expression<SqlBool> {
@@ -322,21 +338,34 @@ function matches(eb: ResourceEb, type: string, c: SearchCriterion): Expression<S
     case 'id':
       return eb('r.id', 'in', c.ids);
     case 'token':
+      if (c.param === 'identifier') return eb.or([keyed(eb, type, c.values), indexed(eb, type, c.param, (i) => i.or(c.values.map((t) => tokenMatch(i, t))))]);
       return indexed(eb, type, c.param, (i) => i.or(c.values.map((t) => tokenMatch(i, t))));
     case 'reference':
       return indexed(eb, type, c.param, (i) => i('i.value', 'in', c.values));
     case 'date':
+      if (c.param === '_lastUpdated') {
+        // The row's own timestamp: an instant, so its range is that one value.
+        const at = eb as unknown as IndexEb;
+        return eb.or(c.values.map((d) => dateMatch(at, d, 'r.last_updated', 'r.last_updated')));
+      }
       return indexed(eb, type, c.param, (i) => i.or(c.values.map((d) => dateMatch(i, d))));
     case 'identifier-of-reference': {
       // Either the reference itself carries the identifier (logical or contained), or it points at a
       // stored resource of the target type that has it.
       const byLogical = indexed(eb, type, identifierIndexParam(c.param), (i) => i.or(c.values.map((t) => tokenMatch(i, t))));
       const targets = eb
-        .selectFrom('fhir_search_index as t')
+        .selectFrom('fhir_identifiers as t')
         .select(sql<string>`cast(${c.target + '/'} as text) || t.id`.as('key'))
         .where('t.resource_type', '=', c.target)
-        .where('t.param', '=', 'identifier')
-        .where((t) => t.or(c.values.map((v) => tokenMatch(t as unknown as IndexEb, v, 't'))));
+        .where((t) => t.or(c.values.map((v) => tokenMatch(t as unknown as IndexEb, v, 't'))))
+        .union(
+          eb
+            .selectFrom('fhir_search_index as u')
+            .select(sql<string>`cast(${c.target + '/'} as text) || u.id`.as('key'))
+            .where('u.resource_type', '=', c.target)
+            .where('u.param', '=', 'identifier')
+            .where((u) => u.or(c.values.map((v) => tokenMatch(u as unknown as IndexEb, v, 'u')))),
+        );
       const byStored = indexed(eb, type, c.param, (i) => i('i.value', 'in', targets as never));
       return eb.or([byLogical, byStored]);
     }

@@ -31,7 +31,7 @@ describe('dateRange', () => {
 });
 
 describe('indexResource', () => {
-  it('indexes a ServiceRequest: identifier, status, subject, patient, logical patient identifier, authored, _lastUpdated', () => {
+  it('indexes a ServiceRequest: identifiers the key table cannot hold, status, subject, patient, logical patient identifier, authored (no _lastUpdated: the row has it)', () => {
     const entries = indexResource({
       resourceType: 'ServiceRequest',
       meta: { lastUpdated: '2026-11-21T10:00:00.000Z' },
@@ -42,17 +42,17 @@ describe('indexResource', () => {
     });
     expect(entries).toEqual(
       expect.arrayContaining([
-        { param: 'identifier', system: REFERRAL_ID, value: 'PP-1', low: null, high: null },
         { param: 'identifier', system: null, value: 'no-system', low: null, high: null },
         { param: 'status', system: 'http://hl7.org/fhir/request-status', value: 'active', low: null, high: null },
         { param: 'subject', system: null, value: 'Patient/p1', low: null, high: null },
         { param: 'patient', system: null, value: 'Patient/p1', low: null, high: null },
         { param: 'patient:identifier', system: NHS, value: '9990000018', low: null, high: null },
         { param: 'authored', system: null, value: '2026-11-20T09:00:00+01:00', low: '2026-11-20T08:00:00.000Z', high: '2026-11-20T08:00:00.999Z' },
-        { param: '_lastUpdated', system: null, value: '2026-11-21T10:00:00.000Z', low: '2026-11-21T10:00:00.000Z', high: '2026-11-21T10:00:00.000Z' },
       ]),
     );
-    expect(entries.filter((e) => e.param === 'identifier')).toHaveLength(2);
+    // system|value identifiers are searched in fhir_identifiers (the duplicate key), _lastUpdated on the resource row
+    expect(entries.filter((e) => e.param === 'identifier')).toHaveLength(1);
+    expect(entries.some((e) => e.param === '_lastUpdated')).toBe(false);
   });
 
   it('takes the patient identifier from a contained Patient', () => {
@@ -75,7 +75,7 @@ describe('indexResource', () => {
     expect(entries).toContainEqual({ param: 'subject', system: null, value: 'Patient/p2', low: null, high: null });
   });
 
-  it('indexes a QuestionnaireResponse: single identifier, questionnaire with and without version, authored date', () => {
+  it('indexes a QuestionnaireResponse: questionnaire with and without version, authored date (its system|value identifier is in the key table)', () => {
     const entries = indexResource({
       resourceType: 'QuestionnaireResponse',
       identifier: { system: 'https://fhir.painplatform.uk/Id/assessment-id', value: 'A-1' },
@@ -84,15 +84,15 @@ describe('indexResource', () => {
       status: 'completed',
     });
     const pick = (param: string) => entries.filter((e) => e.param === param).map((e) => e.value);
-    expect(pick('identifier')).toEqual(['A-1']);
+    expect(pick('identifier')).toEqual([]);
     expect(pick('questionnaire').sort()).toEqual(['https://fhir.painplatform.uk/Questionnaire/phq-9', 'https://fhir.painplatform.uk/Questionnaire/phq-9|1.0.0']);
     expect(entries).toContainEqual({ param: 'authored', system: null, value: '2026-11-20', low: '2026-11-20T00:00:00.000Z', high: '2026-11-20T23:59:59.999Z' });
     expect(pick('status')).toEqual(['completed']);
   });
 
-  it('indexes Patient identifiers and nothing for an unknown type', () => {
-    expect(indexResource({ resourceType: 'Patient', identifier: [{ system: NHS, value: '9990000018' }] })).toEqual([
-      { param: 'identifier', system: NHS, value: '9990000018', low: null, high: null },
+  it('indexes only the Patient identifiers the key table cannot hold, and nothing for an unknown type', () => {
+    expect(indexResource({ resourceType: 'Patient', identifier: [{ system: NHS, value: '9990000018' }, { value: 'local-only' }] })).toEqual([
+      { param: 'identifier', system: null, value: 'local-only', low: null, high: null },
     ]);
     expect(indexResource({ resourceType: 'Basic', identifier: [{ system: NHS, value: '1' }] })).toEqual([]);
   });
