@@ -8,7 +8,6 @@ import type { QuestionnaireResponse } from 'fhir/r4.js';
 import type { NativeAssessment, NativeReferral } from '../../native/types.js';
 import type { QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
 import { conflict, invalid, issue, type Issue, OutcomeError } from '../../fhir/outcomes.js';
-import type { InboundMapper } from '../../mapping/inbound.js';
 import { DuplicateIdentifierError, type FhirRepository, type FhirTx, type StoredResource } from '../../store/fhir.repo.js';
 import { IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../../store/referrals.repo.js';
 import { canonicalJson, contentHash } from '../../util/canonical-json.js';
@@ -17,18 +16,12 @@ import type { ReferralMapper, ResourceValidator } from '../ports.js';
 import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
-import { identifiersOf, type RequestEntry } from './request-entries.js';
+import { identifiersOf, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
 import { joinReferral, type JoinPlan, planJoins, REFERRAL_ID_SYSTEM, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 
 export { REFERRAL_ID_SYSTEM };
 /** The identifier the adapter gives a resource received without one: the SHA-256 of its content. */
 export const CONTENT_KEY_SYSTEM = 'https://fhir.painplatform.uk/Id/received-content-sha256';
-
-const TYPE_BY_SYSTEM: Readonly<Record<string, string>> = {
-  'https://fhir.nhs.uk/Id/nhs-number': 'Patient',
-  'https://fhir.nhs.uk/Id/sds-user-id': 'Practitioner',
-  'https://fhir.nhs.uk/Id/ods-organization-code': 'Organization',
-};
 
 /** Resources whose changed content is a new version (demographics move on); for the others it is a conflict unless the request is an update. */
 const VERSIONED_ON_RESEND = new Set(['Patient', 'Practitioner', 'PractitionerRole', 'Organization']);
@@ -38,7 +31,6 @@ export interface WriterDeps {
   referrals: ReferralRepository;
   mapper: ReferralMapper;
   validator: ResourceValidator;
-  inbound: InboundMapper;
   /** QuestionnaireResponse → native assessment (the assessment mapping read back) */
   assessments: { questionnaireResponseToAssessment(qr: QuestionnaireResponse): NativeAssessment };
   questionnaires: QuestionnaireRegistry;
@@ -298,7 +290,7 @@ async function findExisting(tx: FhirTx, entry: RequestEntry): Promise<StoredReso
   }
   if (match) {
     for (const id of sent) {
-      if (!TYPE_BY_SYSTEM[id.system]) continue;
+      if (!TYPE_BY_IDENTIFIER_SYSTEM[id.system]) continue;
       const storedValue = identifiersOf(match.resource).find((i) => i.system === id.system)?.value;
       if (storedValue !== undefined && storedValue !== id.value) {
         throw new OutcomeError(conflict(`Another identifier of this ${type} belongs to a stored ${type} (${type}/${match.id}) with a different ${id.system} identifier; one ${type} cannot carry both`, `${entry.location}.identifier`));
@@ -319,8 +311,8 @@ async function rewriteReferences(tx: FhirTx, resource: any, refByFullUrl: Map<st
     if (typeof node.reference === 'string') {
       const target = refByFullUrl.get(node.reference);
       if (target) node.reference = target;
-    } else if (node.identifier && !Array.isArray(node.identifier) && typeof node.identifier.system === 'string' && TYPE_BY_SYSTEM[node.identifier.system]) {
-      const type = node.type ?? TYPE_BY_SYSTEM[node.identifier.system];
+    } else if (node.identifier && !Array.isArray(node.identifier) && typeof node.identifier.system === 'string' && TYPE_BY_IDENTIFIER_SYSTEM[node.identifier.system]) {
+      const type = node.type ?? TYPE_BY_IDENTIFIER_SYSTEM[node.identifier.system];
       const entry = entries.find((e) => e.resource.resourceType === type && identifiersOf(e.resource).some((i) => i.system === node.identifier.system && i.value === node.identifier.value));
       const stored = entry ? undefined : await tx.findByIdentifier(type, node.identifier.system, node.identifier.value);
       const id = entry ? ids.get(entry) : stored?.id;

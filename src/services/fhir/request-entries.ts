@@ -11,7 +11,7 @@ export const SDS_USER_ID = 'https://fhir.nhs.uk/Id/sds-user-id';
 export const ODS_CODE = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 /** Which resource type a logical reference by a national identifier names. */
-const TYPE_BY_IDENTIFIER_SYSTEM: Readonly<Record<string, string>> = {
+export const TYPE_BY_IDENTIFIER_SYSTEM: Readonly<Record<string, string>> = {
   [NHS_NUMBER]: 'Patient',
   [SDS_USER_ID]: 'Practitioner',
   [ODS_CODE]: 'Organization',
