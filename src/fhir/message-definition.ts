@@ -283,7 +283,8 @@ function checkHeader(h: MessageHeader, rules: MessageRules, issues: Issue[]): vo
       issue('error', 'not-supported', `MessageHeader event is ${got}; this endpoint takes ${rules.event.system}|${rules.event.code}`, `${at}.eventCoding`),
     );
   }
-  const reasons = (h.reason?.coding ?? []).filter((c) => c.system === BARS_REASON_SYSTEM);
+  const codings: unknown[] = Array.isArray(h.reason?.coding) ? h.reason!.coding : [];
+  const reasons = codings.filter((c): c is { system?: string; code?: string } => typeof c === 'object' && c !== null && (c as { system?: unknown }).system === BARS_REASON_SYSTEM);
   if (reasons.length !== 1 || !(BARS_REASONS as readonly string[]).includes(reasons[0].code ?? '')) {
     issues.push(
       issue(
@@ -295,7 +296,7 @@ function checkHeader(h: MessageHeader, rules: MessageRules, issues: Issue[]): vo
       ),
     );
   }
-  if (h.definition !== undefined && stripVersion(h.definition) !== rules.definitionUrl) {
+  if (h.definition !== undefined && (typeof h.definition !== 'string' || stripVersion(h.definition) !== rules.definitionUrl)) {
     issues.push(issue('error', 'not-supported', `MessageHeader.definition is ${h.definition}; this message is defined by ${rules.definitionUrl}`, `${at}.definition`));
   }
 }
@@ -304,6 +305,7 @@ function checkHeader(h: MessageHeader, rules: MessageRules, issues: Issue[]): vo
 export function messageReason(bundle: Bundle): BarsReason | undefined {
   const r = bundle.entry?.[0]?.resource;
   if (r?.resourceType !== 'MessageHeader') return undefined;
-  const code = (r as MessageHeader).reason?.coding?.find((c) => c.system === BARS_REASON_SYSTEM)?.code;
+  const codings: unknown[] = Array.isArray((r as MessageHeader).reason?.coding) ? (r as MessageHeader).reason!.coding! : [];
+  const code = (codings.find((c) => typeof c === 'object' && c !== null && (c as { system?: unknown }).system === BARS_REASON_SYSTEM) as { code?: string } | undefined)?.code;
   return (BARS_REASONS as readonly string[]).includes(code ?? '') ? (code as BarsReason) : undefined;
 }

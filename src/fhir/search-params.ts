@@ -472,6 +472,10 @@ export function parseSearchQuery(resourceType: string, query: Record<string, str
   }
   const criteria: SearchCriterion[] = [];
   for (const [key, rawValue] of Object.entries(query)) {
+    // No identifier, code or date holds a control character; PostgreSQL text cannot hold a NUL at all.
+    if ([key, ...(Array.isArray(rawValue) ? rawValue : [rawValue])].some((v) => /[\u0000-\u001f\u007f]/.test(String(v)))) {
+      throw new OutcomeError(badRequest(`Search parameter ${JSON.stringify(key.replace(/[\u0000-\u001f\u007f]/g, '?'))} holds a control character; search values are printable text`), 400);
+    }
     if (IGNORED_PARAMS.has(key) || RESULT_PARAMS.includes(key)) continue;
     const [name, modifier, chainedWrong] = key.split(/[:.]/);
     const def = defs.find((d) => d.name === name);

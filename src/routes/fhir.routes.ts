@@ -110,8 +110,10 @@ export function fhirRoutes(deps: FhirRouteDeps): ServerRoute[] {
     if (!REQUEST_ID.test(requestId)) {
       throw new OutcomeError(badRequest('X-Request-ID must be 1 to 128 characters of A-Z a-z 0-9 - _ . (a UUID, as BaRS asks)'));
     }
+    // What makes two requests the same: method, path, the headers that change what a POST does, and the body.
     const bodyHash = createHash('sha256')
       .update(`${request.method} ${request.path}\n`)
+      .update(`If-None-Exist: ${request.headers['if-none-exist'] ?? ''}\nPrefer: ${request.headers.prefer ?? ''}\n`)
       .update((request.payload as Buffer | undefined) ?? Buffer.alloc(0))
       .digest('hex');
     const now = new Date();

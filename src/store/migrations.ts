@@ -129,6 +129,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('fhir_resources').execute();
     },
   },
+  '0003_identifier_value_index': {
+    // A search by identifier value alone (any system: `identifier=<value>`, `patient:identifier=<value>`)
+    // reads the identifier key table; without this index it would read every identifier of the type.
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('fhir_identifiers_value_idx').on('fhir_identifiers').columns(['resource_type', 'value']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('fhir_identifiers_value_idx').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -16,7 +16,9 @@ import { identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.
 import type { FhirTx } from '../../store/fhir.repo.js';
 import type { WriterDeps, WriteOptions } from './intake-writer.js';
 
-export const REFERRAL_ID_SYSTEM = 'https://fhir.painplatform.uk/Id/referral-id';
+import { REFERRAL_ID_SYSTEM } from './adapter-identifiers.js';
+
+export { REFERRAL_ID_SYSTEM };
 const PHQ9_ITEM9 = '44260-8';
 const NOT_AT_ALL = 'LA6568-5';
 
@@ -66,7 +68,7 @@ export async function planJoins(deps: WriterDeps, entries: RequestEntry[], refer
             'business-rule',
             subjectNhs
               ? 'QuestionnaireResponse.subject is another patient than the patient of the referral its basedOn names; both must be the same person'
-              : 'QuestionnaireResponse.subject must identify the patient (NHS number, or a Patient sent or stored here) when basedOn names a referral',
+              : 'QuestionnaireResponse.subject must identify the patient (NHS number, or a Patient sent or stored here) when basedOn names a referral; a reference and an identifier given together must name the same patient',
             `${entry.location}.subject`,
           ),
         ]),
@@ -99,9 +101,17 @@ async function referralIdOfBasedOn(deps: WriterDeps, basedOn: unknown): Promise<
 /** The NHS number of a QuestionnaireResponse's subject: logical, contained, an entry of the request, or a stored Patient. */
 async function subjectNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
   const subject = qr.subject;
+  const logical = subject?.identifier?.system === NHS_NUMBER ? (subject.identifier.value as string) : undefined;
+  const literal = await referencedNhsNumber(deps, qr, entries);
+  // Both given: they must be the same person, or the answers would be filed under one and flag the other.
+  if (logical !== undefined && literal !== undefined && logical !== literal) return undefined;
+  return literal ?? logical;
+}
+
+async function referencedNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
+  const subject = qr.subject;
   const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER)?.value : undefined);
-  if (subject?.identifier?.system === NHS_NUMBER) return subject.identifier.value;
-  const ref: string | undefined = subject?.reference;
+  const ref: string | undefined = typeof subject?.reference === 'string' ? subject.reference : undefined;
   if (!ref) return undefined;
   if (ref.startsWith('#')) return nhs((qr.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
   const entry = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === ref);

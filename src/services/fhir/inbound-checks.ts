@@ -9,6 +9,7 @@ import { issue, type Issue } from '../../fhir/outcomes.js';
 import type { InboundMapper, InboundMappingResult } from '../../mapping/inbound.js';
 import { validateResponse, type QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
 import { inboundProfileOf, WRITABLE_TYPES } from './inbound-profiles.js';
+import { stripAdapterIdentifiers } from './adapter-identifiers.js';
 import { identifiersOf, literalReferences, NHS_NUMBER, ReferenceResolver, type RequestEntry, type Resolved, type StoredLookup } from './request-entries.js';
 
 export interface CheckDeps {
@@ -44,6 +45,8 @@ export function relocate(issues: Issue[], type: string, location: string): Issue
 
 export async function checkEntries(deps: CheckDeps, entries: RequestEntry[], store: StoredLookup, profileOverrides = new Map<number, string>()): Promise<CheckResult> {
   const issues: Issue[] = [];
+  for (const entry of entries) if (entry.resource && typeof entry.resource === 'object') stripAdapterIdentifiers(entry.resource);
+  issues.push(...identifiersOnce(entries));
   const resolver = new ReferenceResolver(entries, store);
 
   for (const entry of entries) {
@@ -71,6 +74,22 @@ export async function checkEntries(deps: CheckDeps, entries: RequestEntry[], sto
   return { issues, referrals };
 }
 
+/** One identifier names one resource: two entries of a type with the same system|value are refused. */
+function identifiersOnce(entries: RequestEntry[]): Issue[] {
+  const first = new Map<string, RequestEntry>();
+  const out: Issue[] = [];
+  for (const entry of entries) {
+    for (const id of identifiersOf(entry.resource ?? {})) {
+      const key = `${entry.resource.resourceType}|${id.system}|${id.value}`;
+      const earlier = first.get(key);
+      if (earlier && earlier !== entry) {
+        out.push(issue('error', 'duplicate', `${entry.resource.resourceType} identifier ${id.system}|${id.value} is also on ${earlier.location}; each identifier may name one resource`, `${entry.location}.identifier`));
+      } else first.set(key, entry);
+    }
+  }
+  return out;
+}
+
 const ANY_TYPE = [...WRITABLE_TYPES, 'MessageHeader', 'OperationOutcome'];
 
 export function isError(i: Issue): boolean {
@@ -79,8 +98,8 @@ export function isError(i: Issue): boolean {
 
 /** A QuestionnaireResponse against the Questionnaire it names (any Questionnaire in profiles/). */
 function checkAnswers(deps: CheckDeps, qr: QuestionnaireResponse, location: string): Issue[] {
-  const canonical = qr.questionnaire;
-  if (!canonical) return []; // the profile already says questionnaire is required
+  const canonical: unknown = qr.questionnaire;
+  if (typeof canonical !== 'string' || canonical === '') return []; // the profile already says questionnaire is a required canonical
   const questionnaire = deps.questionnaires.resolve(canonical);
   if (!questionnaire) {
     const known = deps.questionnaires.list().map((q) => `${q.url}|${q.version}`);

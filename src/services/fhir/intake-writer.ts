@@ -17,11 +17,12 @@ import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '.
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
 import { identifiersOf, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
-import { joinReferral, type JoinPlan, planJoins, REFERRAL_ID_SYSTEM, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
+import { joinReferral, type JoinPlan, planJoins, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
+import { REFERRAL_ID_SYSTEM } from './adapter-identifiers.js';
+
+import { CONTENT_KEY_SYSTEM } from './adapter-identifiers.js';
 
 export { REFERRAL_ID_SYSTEM };
-/** The identifier the adapter gives a resource received without one: the SHA-256 of its content. */
-export const CONTENT_KEY_SYSTEM = 'https://fhir.painplatform.uk/Id/received-content-sha256';
 
 /** Resources whose changed content is a new version (demographics move on); for the others it is a conflict unless the request is an update. */
 const VERSIONED_ON_RESEND = new Set(['Patient', 'Practitioner', 'PractitionerRole', 'Organization']);
@@ -56,10 +57,10 @@ export interface WriteOptions {
   /** entries whose If-None-Exist matched one stored resource: answered with it, not written */
   matched?: Map<RequestEntry, StoredResource>;
   /**
-   * entries whose If-None-Exist names one of their own identifiers: the identifier lookup inside the
-   * transaction (under the unique key) answers the condition, with no search before it
+   * entries whose If-None-Exist names one of their own identifiers (that identifier): its lookup inside
+   * the transaction, under the unique key, answers the condition, with no search before it
    */
-  conditional?: Set<RequestEntry>;
+  conditional?: Map<RequestEntry, { system: string; value: string }>;
   /** extra facts shown in the native view of each referral (e.g. the message id) */
   inboundFacts?: Record<string, unknown>;
 }
@@ -81,6 +82,10 @@ export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], refer
       }
       // PostgreSQL may also end one of two crossing transactions as a deadlock or serialization failure.
       const code = (err as { code?: string }).code;
+      // A taken identifier no stored resource holds was taken by this request itself: no retry mends it.
+      if (err instanceof DuplicateIdentifierError && !(await deps.repo.findByIdentifier(err.resourceType, err.system, err.value))) {
+        throw new OutcomeError(conflict(`Two ${err.resourceType} resources of this request carry the identifier ${err.system}|${err.value}; each identifier may name one resource`), 409);
+      }
       const retryable = err instanceof DuplicateIdentifierError || err instanceof VersionConflictError || code === '40P01' || code === '40001';
       if (!retryable || attempt >= 10) {
         if (retryable) {
@@ -114,6 +119,8 @@ async function currentReferrals(deps: WriterDeps, referrals: ReferralUnit[]): Pr
 /** One referral's native version, made ready before the transaction. */
 interface PreparedReferral {
   referralId: string;
+  /** the native version it was derived from (answers joining first in the same request make it stale) */
+  basisVersion?: number;
   /** the id a new ServiceRequest will get (undefined when it is already stored) */
   newServiceRequestId?: string;
   referral: NativeReferral;
@@ -132,7 +139,7 @@ function prepareReferrals(deps: WriterDeps, referrals: ReferralUnit[], current: 
     try {
       // Answers that joined this referral on their own stay with it in the new version; findings are sticky.
       const derived = deriveReferral({ mapper: deps.mapper, validator: deps.validator }, { referral, standalone: state?.standalone ?? [], earlierRiskSources: earlier });
-      out.set(unit, { referralId, newServiceRequestId, referral, derived });
+      out.set(unit, { referralId, basisVersion: (state?.referral ?? record)?.version, newServiceRequestId, referral, derived });
     } catch (err) {
       if (!(err instanceof NativeApiError)) throw err;
       throw new OutcomeError(invalid(err.problems.map((p) => issue('error', 'processing', `The referral as the Pain Platform would hold it breaks a rule at ${p.path}: ${p.message}`, unit.entry.location))));
@@ -171,7 +178,7 @@ async function writeInTransaction(
   const assign = (entry: RequestEntry, matched: StoredResource | undefined) => {
     const unit = referrals.find((r) => r.entry === entry);
     // What was prepared must still hold: a referral stored by another request since is done again.
-    if (unit && !opts.matched?.has(entry) && !(matched && opts.conditional?.has(entry)) && !!matched !== !!current.get(unit)) {
+    if (unit && !conditionMet.has(entry) && !!matched !== !!current.get(unit)) {
       throw new VersionConflictError(matched?.versionId ?? 0);
     }
     if (matched) existing.set(entry, matched);
@@ -179,9 +186,14 @@ async function writeInTransaction(
     if (entry.fullUrl) refByFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${ids.get(entry)}`);
   };
   const keyless: RequestEntry[] = [];
+  /** entries answered by their If-None-Exist: the one stored resource it names, kept as it is */
+  const conditionMet = new Map<RequestEntry, StoredResource>(opts.matched ?? []);
   for (const entry of entries) {
-    if (identifiersOf(entry.resource).length === 0 && !opts.matched?.has(entry)) keyless.push(entry);
-    else assign(entry, opts.matched?.get(entry) ?? (await findExisting(tx, entry)));
+    const condition = opts.conditional?.get(entry);
+    const named = condition ? await tx.findByIdentifier(entry.resource.resourceType, condition.system, condition.value) : undefined;
+    if (named) conditionMet.set(entry, named);
+    if (identifiersOf(entry.resource).length === 0 && !conditionMet.has(entry)) keyless.push(entry);
+    else assign(entry, conditionMet.get(entry) ?? (await findExisting(tx, entry)));
   }
   // A resource sent without any identifier is keyed by its content (references resolved), so that a
   // resend finds it instead of storing it twice.
@@ -215,7 +227,7 @@ async function writeInTransaction(
       const ours = identifiersOf(before.resource).filter((i) => i.system === REFERRAL_ID_SYSTEM);
       if (ours.length > 0) resource.identifier = [...(resource.identifier ?? []).filter((i: any) => i.system !== REFERRAL_ID_SYSTEM), ...ours];
       // A conditional create that finds its resource answers with it as stored, changing nothing.
-      if (sameContent(before.resource, resource) || opts.matched?.has(entry) || opts.conditional?.has(entry)) {
+      if (sameContent(before.resource, resource) || conditionMet.has(entry)) {
         result = { entry, status: 200, stored: before, warnings: [] };
         // The referral is unchanged, but answers sent with it for the first time still join it.
         const referralId = unit && current.get(unit)?.referralId;
@@ -227,7 +239,8 @@ async function writeInTransaction(
             reached.add(qr);
           }
         }
-      } else if (VERSIONED_ON_RESEND.has(type) || opts.allowUpdate) {
+      } else if (VERSIONED_ON_RESEND.has(type) || (opts.allowUpdate && type === 'ServiceRequest')) {
+        if (unit) checkChange(before, resource, unit, current.get(unit));
         const stored = await tx.update({ resourceType: type, id: before.id, resource }, now, before.versionId);
         result = { entry, status: 200, stored, warnings: [] };
         if (unit) {
@@ -236,11 +249,11 @@ async function writeInTransaction(
         }
       } else {
         const id = identifiersOf(entry.resource)[0];
-        throw new OutcomeError(
-          conflict(
-            `A ${type} with identifier ${id?.system}|${id?.value} is already stored (${type}/${before.id}) with different content; to change a referral send a message with reason "update" to $process-message`,
-          ),
-        );
+        const how =
+          type === 'QuestionnaireResponse'
+            ? 'answers already received are not changed: send amended answers as a new QuestionnaireResponse (its own identifier, status amended)'
+            : 'to change a referral send a message with reason "update" to $process-message';
+        throw new OutcomeError(conflict(`A ${type} with identifier ${id?.system}|${id?.value} is already stored (${type}/${before.id}) with different content; ${how}`, `${entry.location}.identifier`));
       }
     } else {
       if (unit) resource.identifier = [...(resource.identifier ?? []), { system: REFERRAL_ID_SYSTEM, value: prepared.get(unit)!.referralId }];
@@ -268,6 +281,29 @@ async function writeInTransaction(
   }
   // Answer in the order of the request.
   return entries.map((e) => resultOf.get(e.resource)!);
+}
+
+const CLOSED = ['revoked', 'completed', 'entered-in-error'];
+
+/**
+ * What an update may not change, checked again here against what the transaction reads (the checks
+ * before it may have raced with a cancellation): a closed referral is not reopened (only marked
+ * entered-in-error), and a referral never moves to another patient.
+ */
+function checkChange(before: StoredResource, resource: Record<string, any>, unit: ReferralUnit, current: ReferralRecord | undefined): void {
+  const was = before.resource.status as string;
+  const now = resource.status as string;
+  if (CLOSED.includes(was) && now !== was && now !== 'entered-in-error') {
+    throw new OutcomeError(
+      invalid([issue('error', 'business-rule', `This referral is already ${was}; an update cannot make it ${now} (allowed: ${was}, or entered-in-error). Send a new referral instead`, `${unit.entry.location}.status`)]),
+    );
+  }
+  const nhsBefore = (current?.native as NativeReferral | undefined)?.patient.nhsNumber;
+  if (nhsBefore !== undefined && unit.mapped.referral.patient?.nhsNumber !== nhsBefore) {
+    throw new OutcomeError(
+      invalid([issue('error', 'business-rule', 'An update cannot move a referral to another patient: the NHS number differs from the one received first; cancel this referral and send a new one', `${unit.entry.location}.subject`)]),
+    );
+  }
 }
 
 /**
@@ -352,8 +388,18 @@ async function writeNativeVersion(
   resultOf: Map<object, EntryResult>,
   now: string,
 ): Promise<{ referralId: string; warnings: Issue[] }> {
-  const { referralId, referral, derived } = ready;
+  const { referralId, referral } = ready;
   const mapped = unit.mapped;
+  // Answers that joined this referral earlier in this request are in a newer version than the one the
+  // preparation started from: derive again from that one, so that they (and their risk) stay.
+  const state = plan.states.get(referralId);
+  const derived =
+    state && state.referral.version !== ready.basisVersion
+      ? deriveReferral(
+          { mapper: deps.mapper, validator: deps.validator },
+          { referral, standalone: state.standalone, earlierRiskSources: (state.referral.view as ReferralViewExtras).risk.source },
+        )
+      : ready.derived;
   const patientResult = resultOf.get(unit.patient.resource);
   const fhir = {
     bundle: `/referrals/${encodeURIComponent(referralId)}/fhir`,

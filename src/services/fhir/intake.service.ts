@@ -4,7 +4,7 @@
 // failures are OutcomeErrors.
 import type { Bundle, BundleEntry, MessageHeader, OperationOutcome, Resource } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
-import { checkMessage, type MessageRules } from '../../fhir/message-definition.js';
+import { checkMessage, messageReason, type MessageRules } from '../../fhir/message-definition.js';
 import { badRequest, invalid, issue, type Issue, normalizeOutcome, operationOutcome, OutcomeError, statusForOutcome } from '../../fhir/outcomes.js';
 import { parseSearchQuery } from '../../fhir/search-params.js';
 import type { StoredResource } from '../../store/fhir.repo.js';
@@ -120,7 +120,7 @@ export class FhirIntakeService {
     const rules = this.rulesFor(header);
     const checked = checkMessage(bundle, rules);
     const issues: Issue[] = [...checked.issues, ...this.messageBundleIssues(bundle, rules)];
-    const reason = header.reason?.coding?.find((c) => c.system === BARS_REASONS)?.code;
+    const reason = messageReason(bundle);
     const entries = entriesOfBundle(bundle).filter((e) => e.resource?.resourceType !== 'MessageHeader');
     const focusRef = header.focus?.[0]?.reference;
     const focus = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === focusRef);
@@ -227,9 +227,9 @@ export class FhirIntakeService {
    * is one of the entry's own identifiers is not searched here: the writer's lookup of that identifier,
    * inside the transaction and under the store's unique key, answers it without a race.
    */
-  private async ifNoneExist(entries: RequestEntry[]): Promise<{ matched: Map<RequestEntry, StoredResource>; conditional: Set<RequestEntry> }> {
+  private async ifNoneExist(entries: RequestEntry[]): Promise<{ matched: Map<RequestEntry, StoredResource>; conditional: Map<RequestEntry, { system: string; value: string }> }> {
     const matched = new Map<RequestEntry, StoredResource>();
-    const conditional = new Set<RequestEntry>();
+    const conditional = new Map<RequestEntry, { system: string; value: string }>();
     for (const entry of entries) {
       if (!entry.ifNoneExist) continue;
       const type = entry.resource.resourceType;
@@ -243,7 +243,7 @@ export class FhirIntakeService {
       if (criteria.length === 1 && only?.kind === 'token' && only.param === 'identifier' && only.values.length === 1) {
         const { system, code } = only.values[0]!;
         if (typeof system === 'string' && code !== undefined && identifiersOf(entry.resource).some((i) => i.system === system && i.value === code)) {
-          conditional.add(entry);
+          conditional.set(entry, { system, value: code });
           continue;
         }
       }
@@ -315,7 +315,7 @@ export class FhirIntakeService {
   }
 
   private rulesFor(header: MessageHeader): MessageRules {
-    const byDefinition = header.definition ? this.deps.messageRules.get(header.definition.split('|')[0]!) : undefined;
+    const byDefinition = typeof header.definition === 'string' ? this.deps.messageRules.get(header.definition.split('|')[0]!) : undefined;
     if (byDefinition) return byDefinition;
     const event = header.eventCoding;
     const byEvent = [...this.deps.messageRules.values()].find((r) => r.event.system === event?.system && r.event.code === event?.code);

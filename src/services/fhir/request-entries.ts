@@ -89,6 +89,14 @@ export class ReferenceResolver {
     if (typeof ref.reference === 'string') found = await this.literal(ref.reference, from, expression);
     else found = await this.logical(ref, expression, types);
     if ('severity' in found) return found;
+    // A reference that names a resource and also an identifier must name the same one.
+    const { system, value } = (ref.identifier ?? {}) as { system?: unknown; value?: unknown };
+    if (typeof ref.reference === 'string' && typeof system === 'string' && typeof value === 'string') {
+      const same = identifiersOf(found.resource).filter((i) => i.system === system);
+      if (same.length > 0 && !same.some((i) => i.value === value)) {
+        return issue('error', 'business-rule', `reference and identifier name different resources: ${ref.reference} has another ${system} identifier; send one of them, or both of the same resource`, `${expression}.identifier`);
+      }
+    }
     const type = found.resource.resourceType;
     if (!types.includes(type)) {
       return issue('error', 'invalid', `The reference points at a ${type}; allowed here: ${types.join(', ')}`, expression);
