@@ -1,0 +1,454 @@
+// The FHIR front door's safety rules found by the second review, each one a reviewer's reproduction of
+// a hole that is now closed (SQLite and PostgreSQL): answers that joined earlier in a request stay in the
+// referral's update; changed answers under an identifier already received are refused (409); a subject's
+// reference and identifier must name one patient; a conditional create matches only on the identifier it
+// names; the adapter's own identifier systems are taken off what comes in; an identifier repeated across
+// entries is 422; odd MessageHeader and questionnaire values and NUL search values are 4xx, never 500;
+// X-Request-ID covers If-None-Exist; identifier searches by value use their own index.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompiledQuery, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import { dialects, startApp, uniqueSuffix } from '../support/app.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { FhirRepository } from '../../src/store/fhir.repo.js';
+import { parseSearchQuery } from '../../src/fhir/search-params.js';
+import type { App } from '../../src/server.js';
+
+const REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
+const REFERRAL_ID_SYSTEM = 'https://fhir.painplatform.uk/Id/referral-id';
+const MRN_SYSTEM = 'https://hospital.example/Id/mrn';
+const PHQ9_ITEM9 = '44260-8';
+
+async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
+  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
+  expect(res.statusCode).toBe(200);
+  return JSON.parse(res.payload).items;
+}
+
+/** The one inbound referral of `nhsNumber` in the native view. */
+async function onlyReferralOf(app: App, nhsNumber: string): Promise<any> {
+  const items = await inboundReferralsFor(app, nhsNumber);
+  expect(items).toHaveLength(1);
+  return items[0];
+}
+
+/** `Type/id` of a Bundle response entry (its location without the version). */
+const refOf = (e: any) => String(e.response.location).replace(/\/_history\/\d+$/, '');
+
+/** The stored ServiceRequest of `ids` (found by its UBRN). */
+async function storedServiceRequest(app: App, ids: FreshIds): Promise<any> {
+  const res = await fhir(app, 'GET', `/fhir/ServiceRequest?identifier=${UBRN_SYSTEM}|${ids.ubrn}`);
+  expect(res.status).toBe(200);
+  expect(res.body.total).toBe(1);
+  return res.body.entry[0].resource;
+}
+
+/** PHQ-9 item 9 ("better off dead …") answered "Nearly every day" (3), the total adjusted from 13 to 16. */
+function withSelfHarm(phq: any): any {
+  phq.item.find((i: any) => i.linkId === PHQ9_ITEM9).answer = [{ valueCoding: { system: 'http://loinc.org', code: 'LA6571-9', display: 'Nearly every day' } }];
+  phq.item.find((i: any) => i.linkId === '44261-6').answer = [{ valueInteger: 16 }];
+  return phq;
+}
+
+const item9Code = (qr: any) => qr.item.find((i: any) => i.linkId === PHQ9_ITEM9).answer[0].valueCoding.code;
+
+/** The PHQ-9 of `ids` as a QuestionnaireResponse of its own (a new identifier), basedOn `srRef`, the patient named by NHS number. */
+function lonePhq(ids: FreshIds, srRef: string): any {
+  const qr = structuredClone(freshInbound('gp-referral.transaction.json', ids).entry[5].resource);
+  qr.identifier.value = `${ids.phqId}-${uniqueSuffix()}`;
+  qr.subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: ids.nhsNumber } };
+  qr.basedOn = [{ reference: srRef }];
+  return qr;
+}
+
+/** The OperationOutcome of a $process-message response message, with the response code. */
+function messageOutcome(body: any): { code: string; outcome: any } {
+  expect(body.resourceType).toBe('Bundle');
+  expect(body.type).toBe('message');
+  const header = body.entry[0].resource;
+  const outcome = body.entry.find((e: any) => e.fullUrl === header.response.details.reference)?.resource;
+  expect(outcome?.resourceType).toBe('OperationOutcome');
+  return { code: header.response.code, outcome };
+}
+
+/** The referral message of `ids` resent as an update (a new MessageHeader id). */
+function updateMessage(ids: FreshIds): any {
+  const message = freshInbound('gp-referral.message.json', ids);
+  message.entry[0].resource.id = `mh-update-${uniqueSuffix()}`;
+  message.entry[0].resource.reason = { coding: [{ system: REASONS, code: 'update' }] };
+  return message;
+}
+
+/** The index of the ServiceRequest entry in the GP message (the new entry goes before it). */
+function insertBeforeServiceRequest(message: any, entry: any): number {
+  const at = message.entry.indexOf(entryOf(message, 'ServiceRequest'));
+  message.entry.splice(at, 0, entry);
+  return at;
+}
+
+/** 4xx, or 200 with an OperationOutcome (or a response message carrying one): never a 5xx. */
+function expectHandled(res: { status: number; body: any; text: string }): void {
+  expect(res.status, res.text).toBeLessThan(500);
+  expect(res.status, res.text).not.toBe(201);
+  const outcome = res.body?.resourceType === 'Bundle' && res.body.type === 'message' ? messageOutcome(res.body).outcome : res.body;
+  expect(outcome?.resourceType, res.text).toBe('OperationOutcome');
+  if (res.status === 200) return;
+  expect(res.status).toBeGreaterThanOrEqual(400);
+  expect(outcome.issue.some((i: any) => i.severity === 'error' || i.severity === 'fatal')).toBe(true);
+}
+
+describe.each(dialects)('FHIR front door safety (second review) on %s', (dialect) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp(dialect);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('an update message with a changed note and a new self-harm PHQ-9 basedOn ServiceRequest/<id> → 200 ok; the latest version keeps its score and is escalated', async () => {
+    const ids = freshIds();
+    expect((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).status).toBe(200);
+    const sr = await storedServiceRequest(app, ids);
+    const message = updateMessage(ids);
+    entryOf(message, 'ServiceRequest').resource.note = [{ text: `a changed note ${uniqueSuffix()}` }];
+    const phq = withSelfHarm(structuredClone(entryOf(message, 'QuestionnaireResponse').resource));
+    phq.identifier.value = `${ids.phqId}-late`;
+    phq.basedOn = [{ reference: `ServiceRequest/${sr.id}` }];
+    insertBeforeServiceRequest(message, { fullUrl: 'urn:uuid:8a3e1f52-6c0d-4b7e-9f21-3d5c7a9b1eaa', resource: phq });
+
+    const res = await fhir(app, 'POST', '/fhir/$process-message', message);
+    expect(res.status, res.text).toBe(200);
+    expect(messageOutcome(res.body).code).toBe('ok');
+    const stored = await fhir(app, 'GET', `/fhir/QuestionnaireResponse?identifier=${QR_ID_SYSTEM}|${phq.identifier.value}`);
+    expect(stored.body.total).toBe(1);
+    const referral = await onlyReferralOf(app, ids.nhsNumber);
+    expect(referral.version).toBeGreaterThanOrEqual(2);
+    // Before the fix the referral's update was derived from the version before the answer joined: the score and the flag were lost.
+    expect(referral.risk).toMatchObject({ selfHarm: true, escalated: true });
+    expect(referral.scores).toEqual(expect.arrayContaining([expect.objectContaining({ assessmentId: `QR-${stored.body.entry[0].resource.id}`, instrument: 'PHQ-9', total: 16 })]));
+  });
+
+  describe('changed answers under an identifier already received → 409, nothing changed', () => {
+    it.each([
+      ['the ServiceRequest unchanged', (_m: any) => {}],
+      ['the ServiceRequest changed', (m: any) => {
+        entryOf(m, 'ServiceRequest').resource.note = [{ text: 'a changed note' }];
+      }],
+    ])('an update message with %s carrying the referral\'s own PHQ-9 with changed answers → 409 fatal-error at its identifier', async (_name, change) => {
+      const ids = freshIds();
+      expect((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).status).toBe(200);
+      const message = updateMessage(ids);
+      change(message);
+      const phqEntry = entryOf(message, 'QuestionnaireResponse');
+      withSelfHarm(phqEntry.resource);
+
+      const res = await fhir(app, 'POST', '/fhir/$process-message', message);
+      expect(res.status, res.text).toBe(409);
+      const { code, outcome } = messageOutcome(res.body);
+      expect(code).toBe('fatal-error');
+      expect(outcome.issue).toHaveLength(1);
+      expect(outcome.issue[0]).toMatchObject({ severity: 'error', code: 'conflict', expression: [`Bundle.entry[${message.entry.indexOf(phqEntry)}].resource.identifier`] });
+      expect(outcome.issue[0].details.text).toContain('answers already received are not changed');
+
+      const stored = await fhir(app, 'GET', `/fhir/QuestionnaireResponse?identifier=${QR_ID_SYSTEM}|${ids.phqId}`);
+      expect(stored.body.entry[0].resource.meta.versionId).toBe('1');
+      expect(item9Code(stored.body.entry[0].resource)).toBe('LA6568-5');
+      const referral = await onlyReferralOf(app, ids.nhsNumber);
+      expect(referral.version).toBe(1);
+      expect(referral.risk).toMatchObject({ selfHarm: false, escalated: false });
+      expect(referral.scores.map((s: any) => s.total).sort()).toEqual([13, 8].sort());
+    });
+
+    it.each([['unchanged'], ['changed']])('a PHQ-9 that joined on its own, resent changed in an update message with the ServiceRequest %s → 409; stored version 1, the referral as it was', async (variant) => {
+      const ids = freshIds();
+      expect((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).status).toBe(200);
+      const sr = await storedServiceRequest(app, ids);
+      const joined = lonePhq(ids, `ServiceRequest/${sr.id}`);
+      const first = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', joined);
+      expect(first.status, first.text).toBe(201);
+      const before = await onlyReferralOf(app, ids.nhsNumber);
+      expect(before.version).toBe(2);
+
+      const message = updateMessage(ids);
+      if (variant === 'changed') entryOf(message, 'ServiceRequest').resource.note = [{ text: 'a changed note' }];
+      const resent = withSelfHarm(structuredClone(joined));
+      if (variant === 'changed') resent.authored = '2026-01-02T10:00:00+00:00';
+      const at = insertBeforeServiceRequest(message, { fullUrl: 'urn:uuid:8a3e1f52-6c0d-4b7e-9f21-3d5c7a9b1eab', resource: resent });
+
+      const res = await fhir(app, 'POST', '/fhir/$process-message', message);
+      expect(res.status, res.text).toBe(409);
+      const { code, outcome } = messageOutcome(res.body);
+      expect(code).toBe('fatal-error');
+      expect(outcome.issue).toHaveLength(1);
+      expect(outcome.issue[0]).toMatchObject({ severity: 'error', code: 'conflict', expression: [`Bundle.entry[${at}].resource.identifier`] });
+      expect(outcome.issue[0].details.text).toContain('answers already received are not changed');
+
+      const stored = await fhir(app, 'GET', `/fhir/QuestionnaireResponse/${first.body.id}`);
+      expect(stored.body.meta.versionId).toBe('1');
+      expect(item9Code(stored.body)).toBe('LA6568-5');
+      const after = await onlyReferralOf(app, ids.nhsNumber);
+      expect(after.version).toBe(2);
+      expect(after.risk).toMatchObject({ selfHarm: false, escalated: false });
+    });
+
+    it('a PHQ-9 that joined on its own, resent alone with changed answers → 409 at its identifier, stored version 1', async () => {
+      const ids = freshIds();
+      expect((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).status).toBe(200);
+      const sr = await storedServiceRequest(app, ids);
+      const joined = lonePhq(ids, `ServiceRequest/${sr.id}`);
+      const first = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', joined);
+      expect(first.status, first.text).toBe(201);
+
+      const res = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', withSelfHarm(structuredClone(joined)));
+      expect(res.status, res.text).toBe(409);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      expect(res.body.issue[0]).toMatchObject({ severity: 'error', code: 'conflict' });
+      expect(res.body.issue[0].details.text).toContain('answers already received are not changed');
+      expect((await fhir(app, 'GET', `/fhir/QuestionnaireResponse/${first.body.id}`)).body.meta.versionId).toBe('1');
+      expect((await onlyReferralOf(app, ids.nhsNumber)).risk).toMatchObject({ selfHarm: false, escalated: false });
+    });
+  });
+
+  it('a QuestionnaireResponse alone whose subject references patient B but names A by NHS number, basedOn A\'s referral → 422 at its subject; A\'s referral unchanged', async () => {
+    const A = freshIds();
+    const B = freshIds();
+    const ra = await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', A));
+    const rb = await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', B));
+    expect([ra.status, rb.status]).toEqual([200, 200]);
+    const srA = refOf(entryOf(ra.body, 'ServiceRequest'));
+    const patientB = refOf(entryOf(rb.body, 'Patient'));
+    const qr = withSelfHarm(lonePhq(A, srA));
+    qr.subject = { reference: patientB, identifier: { system: NHS_NUMBER_SYSTEM, value: A.nhsNumber } };
+
+    const res = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', qr);
+    expect(res.status, res.text).toBe(422);
+    expect(res.body.issue).toEqual([expect.objectContaining({ severity: 'error', code: 'business-rule', expression: ['QuestionnaireResponse.subject'] })]);
+    expect(res.body.issue[0].details.text).toContain('must name the same patient');
+    expect(await countOf(app, 'QuestionnaireResponse', `identifier=${QR_ID_SYSTEM}|${qr.identifier.value}`)).toBe(0);
+    expect(await onlyReferralOf(app, A.nhsNumber)).toMatchObject({ version: 1, risk: { selfHarm: false, escalated: false } });
+  });
+
+  it('a conditional create of a Patient whose If-None-Exist names a new MRN (it also carries a stored NHS number) → stored as a new version: 200, the new name, both identifiers', async () => {
+    const ids = freshIds();
+    const tx = freshInbound('gp-referral.transaction.json', ids);
+    const first = await fhir(app, 'POST', '/fhir', tx);
+    expect(first.status).toBe(200);
+    const patientRef = refOf(entryOf(first.body, 'Patient'));
+    const patient = structuredClone(entryOf(tx, 'Patient').resource);
+    delete patient.generalPractitioner;
+    const mrn = `MRN-${uniqueSuffix()}`;
+    patient.identifier.push({ system: MRN_SYSTEM, value: mrn });
+    patient.name[0].family = 'Changed';
+
+    const res = await fhir(app, 'POST', '/fhir/Patient', patient, { 'if-none-exist': `identifier=${MRN_SYSTEM}|${mrn}` });
+    expect(res.status, res.text).toBe(200);
+    expect(`Patient/${res.body.id}`).toBe(patientRef);
+    expect(res.body.meta.versionId).toBe('2');
+    expect(res.body.name[0].family).toBe('Changed');
+    expect(res.body.identifier).toEqual(expect.arrayContaining([{ system: NHS_NUMBER_SYSTEM, value: ids.nhsNumber }, { system: MRN_SYSTEM, value: mrn }]));
+    const byMrn = await fhir(app, 'GET', `/fhir/Patient?identifier=${MRN_SYSTEM}|${mrn}`);
+    expect(byMrn.body.total).toBe(1);
+    expect(byMrn.body.entry[0].resource.id).toBe(res.body.id);
+    expect(byMrn.body.entry[0].resource.name[0].family).toBe('Changed');
+  });
+
+  describe('the adapter\'s own referral-id identifier is taken off what comes in', () => {
+    it('a transaction whose ServiceRequest carries a forged referral id → stored with only the adapter\'s PP-IN-… one; a self-harm PHQ-9 basedOn it joins', async () => {
+      const ids = freshIds();
+      const tx = freshInbound('gp-referral.transaction.json', ids);
+      entryOf(tx, 'ServiceRequest').resource.identifier.push({ system: REFERRAL_ID_SYSTEM, value: `PP-IN-made-up-${uniqueSuffix()}` });
+      const res = await fhir(app, 'POST', '/fhir', tx);
+      expect(res.status, res.text).toBe(200);
+      const sr = await storedServiceRequest(app, ids);
+      const ours = sr.identifier.filter((i: any) => i.system === REFERRAL_ID_SYSTEM);
+      expect(ours).toHaveLength(1);
+      const referral = await onlyReferralOf(app, ids.nhsNumber);
+      expect(ours[0].value).toBe(referral.referralId);
+      expect(ours[0].value).toMatch(/^PP-IN-[0-9a-f-]{36}$/);
+
+      const joined = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', withSelfHarm(lonePhq(ids, `ServiceRequest/${sr.id}`)));
+      expect(joined.status, joined.text).toBe(201);
+      expect(await onlyReferralOf(app, ids.nhsNumber)).toMatchObject({ version: 2, risk: { selfHarm: true, escalated: true } });
+    });
+
+    it('a referral message whose ServiceRequest carries a forged referral id, then its cancellation → 200 ok, cancelled at version 2', async () => {
+      const ids = freshIds();
+      const message = freshInbound('gp-referral.message.json', ids);
+      entryOf(message, 'ServiceRequest').resource.identifier.push({ system: REFERRAL_ID_SYSTEM, value: `PP-IN-made-up-${uniqueSuffix()}` });
+      const res = await fhir(app, 'POST', '/fhir/$process-message', message);
+      expect(res.status, res.text).toBe(200);
+      expect((await storedServiceRequest(app, ids)).identifier.filter((i: any) => i.system === REFERRAL_ID_SYSTEM)).toHaveLength(1);
+
+      const cancel = await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-cancellation.message.json', ids));
+      expect(cancel.status, cancel.text).toBe(200);
+      expect(messageOutcome(cancel.body).code).toBe('ok');
+      expect(await onlyReferralOf(app, ids.nhsNumber)).toMatchObject({ status: 'cancelled', version: 2 });
+    });
+  });
+
+  describe('one identifier, one resource', () => {
+    it('a transaction whose two QuestionnaireResponses share one identifier → 422 duplicate at the second\'s identifier, nothing stored', async () => {
+      const ids = freshIds();
+      const tx = freshInbound('gp-referral.transaction.json', ids);
+      tx.entry[6].resource.identifier = structuredClone(tx.entry[5].resource.identifier);
+      const res = await fhir(app, 'POST', '/fhir', tx);
+      expect(res.status, res.text).toBe(422);
+      expect(res.body.issue).toEqual([expect.objectContaining({ severity: 'error', code: 'duplicate', expression: ['Bundle.entry[6].resource.identifier'] })]);
+      expect(res.body.issue[0].details.text).toContain('also on Bundle.entry[5].resource');
+      expect(await countOf(app, 'QuestionnaireResponse', `identifier=${QR_ID_SYSTEM}|${ids.phqId}`)).toBe(0);
+      expect(await countOf(app, 'Patient', `identifier=${NHS_NUMBER_SYSTEM}|${ids.nhsNumber}`)).toBe(0);
+      expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(0);
+    });
+
+    it('a transaction with two Patient entries of one NHS number → 422 duplicate at the second\'s identifier, nothing stored', async () => {
+      const ids = freshIds();
+      const tx = freshInbound('gp-referral.transaction.json', ids);
+      const second = structuredClone(tx.entry[0]);
+      second.fullUrl = 'urn:uuid:0d0d0d0d-0000-4000-8000-000000000001';
+      second.resource.name[0].family = 'Other';
+      tx.entry.push(second);
+      const res = await fhir(app, 'POST', '/fhir', tx);
+      expect(res.status, res.text).toBe(422);
+      expect(res.body.issue).toEqual([expect.objectContaining({ severity: 'error', code: 'duplicate', expression: [`Bundle.entry[${tx.entry.length - 1}].resource.identifier`] })]);
+      expect(await countOf(app, 'Patient', `identifier=${NHS_NUMBER_SYSTEM}|${ids.nhsNumber}`)).toBe(0);
+      expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(0);
+    });
+
+    it('two Patients of two transactions carrying one forged referral-id identifier → both accepted without it (never 503)', async () => {
+      const shared = { system: REFERRAL_ID_SYSTEM, value: `X-shared-${uniqueSuffix()}` };
+      for (const ids of [freshIds(), freshIds()]) {
+        const tx = freshInbound('gp-referral.transaction.json', ids);
+        entryOf(tx, 'Patient').resource.identifier.push(shared);
+        const res = await fhir(app, 'POST', '/fhir', tx);
+        expect(res.status, res.text).toBe(200);
+        const patient = await fhir(app, 'GET', `/fhir/${refOf(entryOf(res.body, 'Patient'))}`);
+        expect(patient.body.identifier.filter((i: any) => i.system === REFERRAL_ID_SYSTEM)).toEqual([]);
+      }
+      expect(await countOf(app, 'Patient', `identifier=${shared.system}|${shared.value}`)).toBe(0);
+    });
+  });
+
+  describe('odd values are refused, never a 500', () => {
+    const qrAlone = (questionnaire: unknown) => {
+      const qr = structuredClone(freshInbound('gp-referral.transaction.json').entry[5].resource);
+      qr.questionnaire = questionnaire;
+      qr.subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: freshIds().nhsNumber } };
+      return qr;
+    };
+    const message = (change: (header: any) => void) => {
+      const m = freshInbound('gp-referral.message.json');
+      change(m.entry[0].resource);
+      return m;
+    };
+    it.each([
+      ['QuestionnaireResponse.questionnaire 5, POST', '/fhir/QuestionnaireResponse', () => qrAlone(5)],
+      ['QuestionnaireResponse.questionnaire {}, POST', '/fhir/QuestionnaireResponse', () => qrAlone({})],
+      ['QuestionnaireResponse.questionnaire 5, $validate', '/fhir/QuestionnaireResponse/$validate', () => qrAlone(5)],
+      ['QuestionnaireResponse.questionnaire {}, $validate', '/fhir/QuestionnaireResponse/$validate', () => qrAlone({})],
+      ['QuestionnaireResponse.questionnaire 5, transaction', '/fhir', () => {
+        const tx = freshInbound('gp-referral.transaction.json');
+        tx.entry[5].resource.questionnaire = 5;
+        return tx;
+      }],
+      ['QuestionnaireResponse.questionnaire {}, transaction', '/fhir', () => {
+        const tx = freshInbound('gp-referral.transaction.json');
+        tx.entry[5].resource.questionnaire = {};
+        return tx;
+      }],
+      ...(['/fhir/$process-message', '/fhir/Bundle/$validate'] as const).flatMap((url) => [
+        [`MessageHeader.definition 5, ${url}`, url, () => message((h) => (h.definition = 5))],
+        [`MessageHeader.definition {}, ${url}`, url, () => message((h) => (h.definition = { a: 1 }))],
+        [`MessageHeader.reason.coding {}, ${url}`, url, () => message((h) => (h.reason = { coding: {} }))],
+        [`MessageHeader.reason.coding [null], ${url}`, url, () => message((h) => (h.reason = { coding: [null] }))],
+      ] as [string, string, () => any][]),
+    ] as [string, string, () => any][])('%s → 4xx, or 200 with an OperationOutcome', async (_name, url, body) => {
+      const res = await fhir(app, 'POST', url, body());
+      expectHandled(res);
+    });
+
+    it.each([
+      ['ServiceRequest', 'identifier=%00'],
+      ['ServiceRequest', `identifier=${encodeURIComponent(UBRN_SYSTEM)}%7C%00`],
+      ['ServiceRequest', 'patient:identifier=%00'],
+      ['ServiceRequest', 'status=%00'],
+      ['ServiceRequest', '_id=%00'],
+      ['QuestionnaireResponse', 'identifier=a%7C%00'],
+      ['QuestionnaireResponse', 'patient:identifier=%00'],
+      ['QuestionnaireResponse', 'status=%00'],
+      ['QuestionnaireResponse', '_id=%00'],
+    ])('GET /fhir/%s?%s (a NUL in the value) → 400', async (type, query) => {
+      const res = await fhir(app, 'GET', `/fhir/${type}?${query}`);
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      expect(res.body.issue[0].details.text).toContain('control character');
+    });
+
+    it('a NUL in If-None-Exist (a transaction entry\'s ifNoneExist, and the header of a create) → 400, nothing stored', async () => {
+      const ids = freshIds();
+      const tx = freshInbound('gp-referral.transaction.json', ids);
+      entryOf(tx, 'ServiceRequest').request.ifNoneExist = 'status=%00';
+      const res = await fhir(app, 'POST', '/fhir', tx);
+      expect(res.status, res.text).toBe(400);
+      expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${ids.ubrn}`)).toBe(0);
+
+      const other = freshIds();
+      const patient = entryOf(freshInbound('gp-referral.transaction.json', other), 'Patient').resource;
+      delete patient.generalPractitioner;
+      const created = await fhir(app, 'POST', '/fhir/Patient', patient, { 'if-none-exist': 'identifier=x%7C%00' });
+      expect(created.status, created.text).toBe(400);
+      expect(await countOf(app, 'Patient', `identifier=${NHS_NUMBER_SYSTEM}|${other.nhsNumber}`)).toBe(0);
+    });
+  });
+
+  it('one X-Request-ID, one body, first with If-None-Exist and then without → the second is refused 409, not replayed', async () => {
+    const ids = freshIds();
+    const tx = freshInbound('gp-referral.transaction.json', ids);
+    expect((await fhir(app, 'POST', '/fhir', tx)).status).toBe(200);
+    const patient = structuredClone(entryOf(tx, 'Patient').resource);
+    delete patient.generalPractitioner;
+    patient.name[0].family = 'NewName';
+    const requestId = `ine-${uniqueSuffix()}`;
+
+    const first = await fhir(app, 'POST', '/fhir/Patient', patient, { 'x-request-id': requestId, 'if-none-exist': `identifier=${NHS_NUMBER_SYSTEM}|${ids.nhsNumber}` });
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.name[0].family).not.toBe('NewName');
+    const second = await fhir(app, 'POST', '/fhir/Patient', patient, { 'x-request-id': requestId });
+    expect(second.status, second.text).toBe(409);
+    expect(second.body.resourceType).toBe('OperationOutcome');
+    expect(second.headers['x-replayed']).toBeUndefined();
+    const stored = await fhir(app, 'GET', `/fhir/Patient?identifier=${NHS_NUMBER_SYSTEM}|${ids.nhsNumber}`);
+    expect(stored.body.entry[0].resource.name[0].family).not.toBe('NewName');
+  });
+});
+
+describe('identifier searches by value on sqlite', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp('sqlite');
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it.each([['identifier=X-1'], ['patient:identifier=X-1']])('the SQL of a search %s reads fhir_identifiers by fhir_identifiers_value_idx', async (query) => {
+    // The repository's own search, its queries caught as they go out, then explained.
+    const caught: CompiledQuery[] = [];
+    const db = app.store.db as any;
+    const catcher: KyselyPlugin = {
+      transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+        caught.push(db.getExecutor().compileQuery(args.node, args.queryId));
+        return args.node;
+      },
+      async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+        return args.result;
+      },
+    };
+    const type = query.startsWith('patient:') ? 'ServiceRequest' : 'Patient';
+    const repo = new FhirRepository(db.withPlugin(catcher), 'sqlite');
+    const [name, value] = query.split('=') as [string, string];
+    await repo.search(type, parseSearchQuery(type, { [name]: value }).criteria, { count: 10, offset: 0 });
+    expect(caught.length).toBeGreaterThan(0);
+    const plan = await db.executeQuery(CompiledQuery.raw(`EXPLAIN QUERY PLAN ${caught[0]!.sql}`, [...caught[0]!.parameters]));
+    expect(plan.rows.map((r: any) => r.detail).join('\n')).toContain('fhir_identifiers_value_idx');
+  });
+});
