@@ -192,7 +192,10 @@ async function writeInTransaction(
     const condition = opts.conditional?.get(entry);
     const named = condition ? await tx.findByIdentifier(entry.resource.resourceType, condition.system, condition.value) : undefined;
     if (named) conditionMet.set(entry, named);
-    if (identifiersOf(entry.resource).length === 0 && !conditionMet.has(entry)) keyless.push(entry);
+    const own = identifiersOf(entry.resource);
+    if (own.length === 0 && !conditionMet.has(entry)) keyless.push(entry);
+    // A condition on the entry's only identifier that found nothing has already looked everything up.
+    else if (condition && !named && own.length === 1) assign(entry, undefined);
     else assign(entry, conditionMet.get(entry) ?? (await findExisting(tx, entry)));
   }
   // A resource sent without any identifier is keyed by its content (references resolved), so that a
