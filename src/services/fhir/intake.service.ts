@@ -48,7 +48,7 @@ export class FhirIntakeService {
     const entry: RequestEntry = { index: -1, location: type, resource: resource as RequestEntry['resource'], ifNoneExist };
     const { matched, conditional } = await this.ifNoneExist([entry]);
     const [result] = await this.checkAndWrite([entry], { cause: `POST /fhir/${type}`, rawBody, allowUpdate: false, matched, conditional }, decorate);
-    return { status: result!.status, stored: result!.stored, outcome: result!.warnings.length > 0 ? operationOutcome(result!.warnings) : undefined };
+    return { status: result!.status, stored: result!.stored, outcome: result!.warnings.length > 0 ? operationOutcome(distinct(result!.warnings)) : undefined };
   }
 
   /** POST /fhir with a transaction (all or nothing) or batch (each entry on its own) Bundle. */
@@ -103,7 +103,7 @@ export class FhirIntakeService {
     }
     try {
       const results = await this.message(bundle, header, rawBody, decorate);
-      const warnings = results.flatMap((r) => r.warnings);
+      const warnings = distinct(results.flatMap((r) => r.warnings));
       return { status: 200, body: responseMessage(header, 'ok', operationOutcome(warnings)) };
     } catch (err) {
       const { status, outcome } = normalizeOutcome(err);
@@ -341,6 +341,17 @@ function entryShape(e: BundleEntry | undefined, i: number): Issue[] {
   return issues;
 }
 
+/** The same finding reached twice (an answer joining a referral that the same request then updates) is said once. */
+function distinct(issues: Issue[]): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.severity}|${i.code}|${i.details?.text}|${(i.expression ?? []).join(',')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function tooManyEntriesIssue(n: number): Issue {
   return issue('error', 'too-costly', `The Bundle has ${n} entries; at most ${MAX_BUNDLE_ENTRIES} are taken in one request: split it`, 'Bundle.entry');
 }
@@ -359,7 +370,7 @@ function responseEntry(r: EntryResult): BundleEntry {
       location: `${type}/${r.stored.id}/_history/${r.stored.versionId}`,
       etag: `W/"${r.stored.versionId}"`,
       lastModified: r.stored.lastUpdated,
-      ...(r.warnings.length > 0 ? { outcome: operationOutcome(r.warnings) } : {}),
+      ...(r.warnings.length > 0 ? { outcome: operationOutcome(distinct(r.warnings)) } : {}),
     },
   };
 }
