@@ -102,10 +102,11 @@ async function referralIdOfBasedOn(deps: WriterDeps, basedOn: unknown): Promise<
 async function subjectNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
   const subject = qr.subject;
   const logical = subject?.identifier?.system === NHS_NUMBER ? (subject.identifier.value as string) : undefined;
+  if (typeof subject?.reference !== 'string') return logical;
   const literal = await referencedNhsNumber(deps, qr, entries);
   // Both given: they must be the same person, or the answers would be filed under one and flag the other.
-  if (logical !== undefined && literal !== undefined && logical !== literal) return undefined;
-  return literal ?? logical;
+  if (logical !== undefined && literal !== logical) return undefined;
+  return literal;
 }
 
 async function referencedNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { QuestionnaireResponse } from 'fhir/r4.js';
 import type { NativeAssessment, NativeReferral } from '../../native/types.js';
 import type { QuestionnaireRegistry } from '../../questionnaires/response-validator.js';
-import { conflict, invalid, issue, type Issue, OutcomeError } from '../../fhir/outcomes.js';
+import { conflict, invalid, issue, type Issue, operationOutcome, OutcomeError } from '../../fhir/outcomes.js';
 import { DuplicateIdentifierError, type FhirRepository, type FhirTx, type StoredResource } from '../../store/fhir.repo.js';
 import { IdConflictError, type ReferralRecord, type ReferralRepository, VersionConflictError } from '../../store/referrals.repo.js';
 import { canonicalJson, contentHash } from '../../util/canonical-json.js';
@@ -63,6 +63,8 @@ export interface WriteOptions {
   conditional?: Map<RequestEntry, { system: string; value: string }>;
   /** extra facts shown in the native view of each referral (e.g. the message id) */
   inboundFacts?: Record<string, unknown>;
+  /** the request cancels its referral (status revoked or entered-in-error) */
+  cancelling?: boolean;
 }
 
 export async function writeUnit(deps: WriterDeps, entries: RequestEntry[], referrals: ReferralUnit[], opts: WriteOptions): Promise<EntryResult[]> {
@@ -191,7 +193,22 @@ async function writeInTransaction(
   for (const entry of entries) {
     const condition = opts.conditional?.get(entry);
     const named = condition ? await tx.findByIdentifier(entry.resource.resourceType, condition.system, condition.value) : undefined;
-    if (named) conditionMet.set(entry, named);
+    if (named) {
+      // The condition found a resource by one identifier: every other identifier must agree with it, or
+      // it is another resource (another patient, another referral) and the condition fails.
+      const found = await findExisting(tx, entry);
+      const clash = identifiersOf(entry.resource).find((i) => identifiersOf(named.resource).some((t) => t.system === i.system && t.value !== i.value));
+      if (found?.id !== named.id || clash) {
+        throw new OutcomeError(
+          operationOutcome(
+            [issue('error', 'conflict', `If-None-Exist ${condition!.system}|${condition!.value} names ${named.resourceType}/${named.id}, whose other identifiers differ from the ones sent; make the condition name this resource`, entry.index >= 0 ? `Bundle.entry[${entry.index}].request.ifNoneExist` : undefined)],
+            'precondition-failed',
+          ),
+          412,
+        );
+      }
+      conditionMet.set(entry, named);
+    }
     const own = identifiersOf(entry.resource);
     if (own.length === 0 && !conditionMet.has(entry)) keyless.push(entry);
     // A condition on the entry's only identifier that found nothing has already looked everything up.
@@ -232,8 +249,10 @@ async function writeInTransaction(
       // A conditional create that finds its resource answers with it as stored, changing nothing.
       if (sameContent(before.resource, resource) || conditionMet.has(entry)) {
         result = { entry, status: 200, stored: before, warnings: [] };
-        // The referral is unchanged, but answers sent with it for the first time still join it.
+        // The referral is unchanged, but answers sent with it for the first time still join it (never
+        // when the request is about another patient than the stored referral).
         const referralId = unit && current.get(unit)?.referralId;
+        if (unit) samePatient(unit, current.get(unit));
         if (unit && referralId) {
           for (const qr of unit.pkg.questionnaireResponses) {
             const r = resultOf.get(qr);
@@ -250,6 +269,16 @@ async function writeInTransaction(
           Object.assign(result, await writeNativeVersion(deps, tx, unit, prepared.get(unit)!, stored, opts, current.get(unit), plan, resultOf, now));
           for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
         }
+      } else if (type === 'QuestionnaireResponse' && opts.allowUpdate && (sameAnswers(before.resource, resource) || opts.cancelling)) {
+        // A message that repeats answers already received (a sending system may regenerate `authored`)
+        // keeps them as received; a cancellation never fails because of the answers it repeats.
+        const changed = !sameAnswers(before.resource, resource);
+        result = {
+          entry,
+          status: 200,
+          stored: before,
+          warnings: changed ? [issue('warning', 'business-rule', 'These answers differ from the ones received first under this identifier; the referral is cancelled, and the answers are kept as first received', `${entry.location}.item`)] : [],
+        };
       } else {
         const id = identifiersOf(entry.resource)[0];
         const how =
@@ -301,10 +330,15 @@ function checkChange(before: StoredResource, resource: Record<string, any>, unit
       invalid([issue('error', 'business-rule', `This referral is already ${was}; an update cannot make it ${now} (allowed: ${was}, or entered-in-error). Send a new referral instead`, `${unit.entry.location}.status`)]),
     );
   }
+  samePatient(unit, current);
+}
+
+/** A referral belongs to one patient: a request naming it for another NHS number is refused. */
+function samePatient(unit: ReferralUnit, current: ReferralRecord | undefined): void {
   const nhsBefore = (current?.native as NativeReferral | undefined)?.patient.nhsNumber;
   if (nhsBefore !== undefined && unit.mapped.referral.patient?.nhsNumber !== nhsBefore) {
     throw new OutcomeError(
-      invalid([issue('error', 'business-rule', 'An update cannot move a referral to another patient: the NHS number differs from the one received first; cancel this referral and send a new one', `${unit.entry.location}.subject`)]),
+      invalid([issue('error', 'business-rule', 'This referral belongs to another patient: the NHS number differs from the one received first; a change cannot move a referral, cancel it and send a new one', `${unit.entry.location}.subject`)]),
     );
   }
 }
@@ -366,6 +400,12 @@ async function rewriteReferences(tx: FhirTx, resource: any, refByFullUrl: Map<st
 /** Content equality that ignores what the server sets: id, meta, and our referral-id identifier. */
 function sameContent(a: Record<string, any>, b: Record<string, any>): boolean {
   return canonicalJson(stripServerFields(a)) === canonicalJson(stripServerFields(b));
+}
+
+/** The same answers (questionnaire, status, subject, items), whatever else a sending system regenerated. */
+function sameAnswers(a: Record<string, any>, b: Record<string, any>): boolean {
+  const pick = (r: Record<string, any>) => canonicalJson({ questionnaire: r.questionnaire, status: r.status, subject: r.subject, item: r.item });
+  return pick(a) === pick(b);
 }
 
 function stripServerFields(r: Record<string, any>): Record<string, any> {

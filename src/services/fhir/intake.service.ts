@@ -11,6 +11,7 @@ import type { StoredResource } from '../../store/fhir.repo.js';
 import { checkEntries, type CheckDeps, isError, type ReferralUnit } from './inbound-checks.js';
 import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, type WriterDeps } from './intake-writer.js';
 import { entriesOfBundle, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
+import { stripAdapterIdentifiers } from './adapter-identifiers.js';
 import type { NativeReferral } from '../../native/types.js';
 
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
@@ -46,6 +47,7 @@ export class FhirIntakeService {
       throw new OutcomeError(badRequest(`The body is a ${resource.resourceType}, the URL names ${type}; send a ${type} to this URL`, `${resource.resourceType}.resourceType`));
     }
     const entry: RequestEntry = { index: -1, location: type, resource: resource as RequestEntry['resource'], ifNoneExist };
+    stripAdapterIdentifiers(entry.resource);
     const { matched, conditional } = await this.ifNoneExist([entry]);
     const [result] = await this.checkAndWrite([entry], { cause: `POST /fhir/${type}`, rawBody, allowUpdate: false, matched, conditional }, decorate);
     return { status: result!.status, stored: result!.stored, outcome: result!.warnings.length > 0 ? operationOutcome(distinct(result!.warnings)) : undefined };
@@ -62,6 +64,7 @@ export class FhirIntakeService {
 
   private async transaction(bundle: Bundle, rawBody: string, decorate: Decorate): Promise<Bundle> {
     const entries = this.writableEntries(bundle, decorate);
+    for (const e of entries) stripAdapterIdentifiers(e.resource);
     const { matched, conditional } = await this.ifNoneExist(entries);
     const results = await this.checkAndWrite(entries, { cause: 'POST /fhir transaction', rawBody, allowUpdate: false, matched, conditional }, decorate);
     return { resourceType: 'Bundle', id: randomUUID(), type: 'transaction-response', entry: results.map(responseEntry) };
@@ -71,6 +74,7 @@ export class FhirIntakeService {
     const shape = this.bundleShape(bundle, { perEntry: false });
     if (shape.some(isError)) throw new OutcomeError(decorate(invalid(shape)), shape.some((i) => i.code === 'too-costly') ? 413 : 422);
     const entries = entriesOfBundle(bundle);
+    for (const e of entries) stripAdapterIdentifiers(e.resource);
     const out: BundleEntry[] = [];
     // Each entry succeeds or fails on its own; a failure is its OperationOutcome in the response.
     for (const entry of entries) {
@@ -144,6 +148,7 @@ export class FhirIntakeService {
       cause: `$process-message ${reason ?? ''}`.trim(),
       rawBody,
       allowUpdate: reason === 'update' || reason === 'delete',
+      cancelling: reason !== 'new' && CANCELLED_STATUSES.includes(focus?.resource.status as string),
       inboundFacts: { via: '$process-message', messageId: header.id, reason },
     };
     return writeUnit(this.deps, entries, check.referrals, opts);

@@ -92,9 +92,8 @@ export class ReferenceResolver {
     // A reference that names a resource and also an identifier must name the same one.
     const { system, value } = (ref.identifier ?? {}) as { system?: unknown; value?: unknown };
     if (typeof ref.reference === 'string' && typeof system === 'string' && typeof value === 'string') {
-      const same = identifiersOf(found.resource).filter((i) => i.system === system);
-      if (same.length > 0 && !same.some((i) => i.value === value)) {
-        return issue('error', 'business-rule', `reference and identifier name different resources: ${ref.reference} has another ${system} identifier; send one of them, or both of the same resource`, `${expression}.identifier`);
+      if (!identifiersOf(found.resource).some((i) => i.system === system && i.value === value)) {
+        return issue('error', 'business-rule', `reference and identifier must name one resource: ${ref.reference} does not carry the identifier ${system}|${value}; send one of them, or both of the same resource`, `${expression}.identifier`);
       }
     }
     const type = found.resource.resourceType;
