@@ -452,3 +452,101 @@ describe('identifier searches by value on sqlite', () => {
     expect(plan.rows.map((r: any) => r.detail).join('\n')).toContain('fhir_identifiers_value_idx');
   });
 });
+
+// Third review: a condition, a reference or a repeated answer must never make one patient's data another's.
+describe.each(dialects)('FHIR front door safety (third review) on %s', (dialect) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp(dialect);
+  });
+  afterAll(async () => {
+    await app.stop();
+  });
+  const LOCAL_REFERRAL = 'https://fhir.eccles-practice.example/Id/referral';
+
+  it('a conditional create on an MRN that another stored patient carries → 409, the new patient is not linked to the other one', async () => {
+    const b = freshIds();
+    const mrn = `M-${uniqueSuffix()}`;
+    const tb = freshInbound('gp-referral.transaction.json', b);
+    entryOf(tb, 'Patient').resource.identifier.push({ system: MRN_SYSTEM, value: mrn });
+    expect((await fhir(app, 'POST', '/fhir', tb)).status).toBe(200);
+    const a = freshIds();
+    const ta = freshInbound('gp-referral.transaction.json', a);
+    const patientEntry = entryOf(ta, 'Patient');
+    patientEntry.resource.identifier.push({ system: MRN_SYSTEM, value: mrn });
+    patientEntry.request.ifNoneExist = `identifier=${MRN_SYSTEM}|${mrn}`;
+    const res = await fhir(app, 'POST', '/fhir', ta);
+    expect([409, 412]).toContain(res.status);
+    expect(await countOf(app, 'Patient', `identifier=${NHS_NUMBER_SYSTEM}|${a.nhsNumber}`)).toBe(0);
+    expect(await inboundReferralsFor(app, a.nhsNumber)).toHaveLength(0);
+  });
+
+  it('a conditional create on a local referral id another patient\'s referral carries → 412; a self-harm answer sent with it does not flag that referral', async () => {
+    const b = freshIds();
+    const local = `REF-${uniqueSuffix()}`;
+    const tb = freshInbound('gp-referral.transaction.json', b);
+    entryOf(tb, 'ServiceRequest').resource.identifier.push({ system: LOCAL_REFERRAL, value: local });
+    expect((await fhir(app, 'POST', '/fhir', tb)).status).toBe(200);
+    const a = freshIds();
+    const ta = freshInbound('gp-referral.transaction.json', a);
+    const sr = entryOf(ta, 'ServiceRequest');
+    sr.resource.identifier.push({ system: LOCAL_REFERRAL, value: local });
+    sr.request.ifNoneExist = `identifier=${LOCAL_REFERRAL}|${local}`;
+    const phq = withSelfHarm(ta.entry[5].resource);
+    expect(item9Code(phq)).not.toBe('LA6568-5');
+    const res = await fhir(app, 'POST', '/fhir', ta);
+    expect(res.status).toBe(412);
+    expect(res.body.issue[0].expression).toEqual([`Bundle.entry[${ta.entry.indexOf(sr)}].request.ifNoneExist`]);
+    const referralB = await onlyReferralOf(app, b.nhsNumber);
+    expect(referralB.version).toBe(1);
+    expect(referralB.risk.selfHarm).toBe(false);
+    expect(await inboundReferralsFor(app, a.nhsNumber)).toHaveLength(0);
+  });
+
+  it('a forged referral-id in a ServiceRequest and its If-None-Exist cannot answer with another referral → 412', async () => {
+    const victim = freshIds();
+    expect((await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', victim))).status).toBe(200);
+    const victimSr = await storedServiceRequest(app, victim);
+    const victimId = victimSr.identifier.find((i: any) => i.system === REFERRAL_ID_SYSTEM).value;
+    const x = freshIds();
+    const tx = freshInbound('gp-referral.transaction.json', x);
+    const sr = entryOf(tx, 'ServiceRequest');
+    sr.resource.identifier.push({ system: REFERRAL_ID_SYSTEM, value: victimId });
+    sr.request.ifNoneExist = `identifier=${REFERRAL_ID_SYSTEM}|${victimId}`;
+    const res = await fhir(app, 'POST', '/fhir', tx);
+    expect(res.status).toBe(412);
+    expect(await countOf(app, 'ServiceRequest', `identifier=${UBRN_SYSTEM}|${x.ubrn}`)).toBe(0);
+    expect(await countOf(app, 'QuestionnaireResponse', `identifier=${QR_ID_SYSTEM}|${x.phqId}`)).toBe(0);
+  });
+
+  it('a cancellation whose repeated answers carry a regenerated authored → 200 ok, cancelled; the answers kept as first received', async () => {
+    const ids = freshIds();
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).body).code).toBe('ok');
+    const cancel = freshInbound('gp-cancellation.message.json', ids);
+    const qrs = cancel.entry.filter((e: any) => e.resource.resourceType === 'QuestionnaireResponse');
+    expect(qrs.length).toBeGreaterThan(0);
+    for (const e of qrs) e.resource.authored = '2026-11-22T08:00:00+00:00';
+    const res = await fhir(app, 'POST', '/fhir/$process-message', cancel);
+    expect(res.status, res.text).toBe(200);
+    expect(messageOutcome(res.body).code).toBe('ok');
+    const referral = await onlyReferralOf(app, ids.nhsNumber);
+    expect(referral.status).toBe('cancelled');
+    const phq = await fhir(app, 'GET', `/fhir/QuestionnaireResponse?identifier=${QR_ID_SYSTEM}|${ids.phqId}`);
+    expect(phq.body.entry[0].resource.meta.versionId).toBe('1');
+    expect(phq.body.entry[0].resource.authored).not.toBe('2026-11-22T08:00:00+00:00');
+  });
+
+  it('a QuestionnaireResponse whose subject references a contained Patient without the NHS number it also names → 422; the referral named in basedOn unchanged', async () => {
+    const victim = freshIds();
+    expect((await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', victim))).status).toBe(200);
+    const victimSr = await storedServiceRequest(app, victim);
+    const qr = lonePhq(victim, `ServiceRequest/${victimSr.id}`);
+    qr.contained = [{ resourceType: 'Patient', id: 'p', identifier: [{ system: MRN_SYSTEM, value: `M-${uniqueSuffix()}` }], name: [{ family: 'Other' }] }];
+    qr.subject = { reference: '#p', identifier: { system: NHS_NUMBER_SYSTEM, value: victim.nhsNumber } };
+    const res = await fhir(app, 'POST', '/fhir/QuestionnaireResponse', qr);
+    expect(res.status).toBe(422);
+    expect(res.body.issue.some((i: any) => (i.expression ?? []).some((e: string) => e.startsWith('QuestionnaireResponse.subject')))).toBe(true);
+    expect((await onlyReferralOf(app, victim.nhsNumber)).version).toBe(1);
+  });
+});
+
