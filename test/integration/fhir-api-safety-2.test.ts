@@ -548,5 +548,63 @@ describe.each(dialects)('FHIR front door safety (third review) on %s', (dialect)
     expect(res.body.issue.some((i: any) => (i.expression ?? []).some((e: string) => e.startsWith('QuestionnaireResponse.subject')))).toBe(true);
     expect((await onlyReferralOf(app, victim.nhsNumber)).version).toBe(1);
   });
+
+  it('a Patient with two hospital numbers of one system, resent with If-None-Exist on its NHS number, and a second referral for it → 200 both times, two referrals', async () => {
+    const ids = freshIds();
+    const mrns = [{ system: MRN_SYSTEM, value: `A-${uniqueSuffix()}` }, { system: MRN_SYSTEM, value: `B-${uniqueSuffix()}` }];
+    const first = freshInbound('gp-referral.transaction.json', ids);
+    entryOf(first, 'Patient').resource.identifier.push(...mrns);
+    expect((await fhir(app, 'POST', '/fhir', first)).status).toBe(200);
+    const resend = await fhir(app, 'POST', '/fhir', first);
+    expect(resend.status, resend.text).toBe(200);
+    const second = freshInbound('gp-referral.transaction.json', { ...ids, ubrn: freshIds().ubrn, phqId: `${ids.phqId}-2`, gadId: `${ids.gadId}-2` });
+    entryOf(second, 'Patient').resource.identifier.push(...mrns);
+    const res = await fhir(app, 'POST', '/fhir', second);
+    expect(res.status, res.text).toBe(200);
+    expect(await inboundReferralsFor(app, ids.nhsNumber)).toHaveLength(2);
+  });
+
+  it('a conditional create of a QuestionnaireResponse on an identifier another patient\'s answers carry → 412, nothing stored for the sender', async () => {
+    const x = freshIds();
+    expect((await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', x))).status).toBe(200);
+    const y = { ...freshIds(), phqId: x.phqId };
+    const ty = freshInbound('gp-referral.transaction.json', y);
+    ty.entry[5].request.ifNoneExist = `identifier=${QR_ID_SYSTEM}|${x.phqId}`;
+    const res = await fhir(app, 'POST', '/fhir', ty);
+    expect(res.status).toBe(412);
+    expect(res.body.issue[0].expression).toEqual(['Bundle.entry[5].request.ifNoneExist']);
+    expect(await inboundReferralsFor(app, y.nhsNumber)).toHaveLength(0);
+  });
+
+  it('a cancellation whose repeated answers differ keeps, in FHIR and in the referral, the answers first received (a self-harm finding stays), and says so', async () => {
+    const ids = freshIds();
+    const message = freshInbound('gp-referral.message.json', ids);
+    const phqAt = message.entry.findIndex((e: any) => e.resource.resourceType === 'QuestionnaireResponse' && String(e.resource.questionnaire).includes('phq-9'));
+    withSelfHarm(message.entry[phqAt].resource);
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', message)).body).code).toBe('ok');
+    const cancel = freshInbound('gp-cancellation.message.json', ids);
+    const res = await fhir(app, 'POST', '/fhir/$process-message', cancel);
+    expect(res.status, res.text).toBe(200);
+    const { code, outcome } = messageOutcome(res.body);
+    expect(code).toBe('ok');
+    expect(outcome.issue.some((i: any) => i.severity === 'warning' && /kept as first received/.test(i.details.text))).toBe(true);
+    const referral = await onlyReferralOf(app, ids.nhsNumber);
+    expect(referral.status).toBe('cancelled');
+    expect(referral.risk).toMatchObject({ selfHarm: true });
+    expect(referral.scores.find((x: any) => x.instrument === 'PHQ-9').total).toBe(16);
+    expect(referral.assessments.find((a: any) => a.instrument === 'PHQ-9').answers['9']).toBe(3);
+  });
+
+  it('an update whose repeated answers carry a regenerated authored keeps the assessments as first received (completedAt unchanged)', async () => {
+    const ids = freshIds();
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).body).code).toBe('ok');
+    const before = await onlyReferralOf(app, ids.nhsNumber);
+    const update = updateMessage(ids);
+    for (const e of update.entry) if (e.resource.resourceType === 'QuestionnaireResponse') e.resource.authored = '2026-11-23T07:00:00+00:00';
+    const res = await fhir(app, 'POST', '/fhir/$process-message', update);
+    expect(res.status, res.text).toBe(200);
+    const after = await onlyReferralOf(app, ids.nhsNumber);
+    expect(after.assessments.map((a: any) => a.completedAt)).toEqual(before.assessments.map((a: any) => a.completedAt));
+  });
 });
 

@@ -16,7 +16,7 @@ import type { ReferralMapper, ResourceValidator } from '../ports.js';
 import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
-import { identifiersOf, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
+import { identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
 import { joinReferral, type JoinPlan, planJoins, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 import { REFERRAL_ID_SYSTEM } from './adapter-identifiers.js';
 
@@ -197,11 +197,12 @@ async function writeInTransaction(
       // The condition found a resource by one identifier: every other identifier must agree with it, or
       // it is another resource (another patient, another referral) and the condition fails.
       const found = await findExisting(tx, entry);
-      const clash = identifiersOf(entry.resource).find((i) => identifiersOf(named.resource).some((t) => t.system === i.system && t.value !== i.value));
-      if (found?.id !== named.id || clash) {
+      const clash = identifierClash(entry.resource.resourceType, identifiersOf(entry.resource), identifiersOf(named.resource));
+      const otherPatient = await aboutAnotherPatient(tx, entry, named, entries);
+      if (found?.id !== named.id || clash || otherPatient) {
         throw new OutcomeError(
           operationOutcome(
-            [issue('error', 'conflict', `If-None-Exist ${condition!.system}|${condition!.value} names ${named.resourceType}/${named.id}, whose other identifiers differ from the ones sent; make the condition name this resource`, entry.index >= 0 ? `Bundle.entry[${entry.index}].request.ifNoneExist` : undefined)],
+            [issue('error', 'conflict', `If-None-Exist ${condition!.system}|${condition!.value} names ${named.resourceType}/${named.id}, which is another resource (its other identifiers, or its patient, differ from the ones sent); make the condition name this resource`, entry.index >= 0 ? `Bundle.entry[${entry.index}].request.ifNoneExist` : undefined)],
             'precondition-failed',
           ),
           412,
@@ -316,6 +317,28 @@ async function writeInTransaction(
 }
 
 const CLOSED = ['revoked', 'completed', 'entered-in-error'];
+
+/** A stored answer set (or referral) found by a condition that is about another patient than the one sent. */
+async function aboutAnotherPatient(tx: FhirTx, entry: RequestEntry, named: StoredResource, entries: RequestEntry[]): Promise<boolean> {
+  if (!('subject' in entry.resource) || entry.resource.resourceType === 'Patient') return false;
+  const sent = await subjectNhs(tx, entry.resource, entries);
+  const stored = await subjectNhs(tx, named.resource, entries);
+  return sent !== undefined && stored !== undefined && sent !== stored;
+}
+
+/** The NHS number of a resource's subject: logical, contained, an entry of the request, or a stored Patient. */
+async function subjectNhs(tx: FhirTx, resource: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
+  const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER)?.value : undefined);
+  const subject = resource.subject;
+  if (subject?.identifier?.system === NHS_NUMBER && typeof subject.identifier.value === 'string') return subject.identifier.value;
+  const ref = typeof subject?.reference === 'string' ? (subject.reference as string) : undefined;
+  if (!ref) return undefined;
+  if (ref.startsWith('#')) return nhs((resource.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
+  const entry = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === ref);
+  if (entry) return nhs(entry.resource);
+  const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+  return m ? nhs((await tx.read('Patient', m[1]!))?.resource) : undefined;
+}
 
 /**
  * What an update may not change, checked again here against what the transaction reads (the checks

@@ -10,8 +10,9 @@ import { parseSearchQuery } from '../../fhir/search-params.js';
 import type { StoredResource } from '../../store/fhir.repo.js';
 import { checkEntries, type CheckDeps, isError, type ReferralUnit } from './inbound-checks.js';
 import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, type WriterDeps } from './intake-writer.js';
-import { entriesOfBundle, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
+import { entriesOfBundle, identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
 import { stripAdapterIdentifiers } from './adapter-identifiers.js';
+import { canonicalJson } from '../../util/canonical-json.js';
 import type { NativeReferral } from '../../native/types.js';
 
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
@@ -130,8 +131,9 @@ export class FhirIntakeService {
     const focus = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === focusRef);
     if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)));
 
+    const kept = reason && reason !== 'new' ? await this.keepReceivedAnswers(entries, CANCELLED_STATUSES.includes(focus?.resource.status as string)) : [];
     const check = await checkEntries(this.deps, entries, this.deps.repo, checked.profiles);
-    issues.push(...check.issues);
+    issues.push(...check.issues, ...kept);
     if (focus && reason && reason !== 'new') {
       const stored = await this.storedServiceRequest(focus);
       if (!stored) {
@@ -151,7 +153,9 @@ export class FhirIntakeService {
       cancelling: reason !== 'new' && CANCELLED_STATUSES.includes(focus?.resource.status as string),
       inboundFacts: { via: '$process-message', messageId: header.id, reason },
     };
-    return writeUnit(this.deps, entries, check.referrals, opts);
+    const results = await writeUnit(this.deps, entries, check.referrals, opts);
+    for (const w of kept) results.find((r) => w.expression?.[0]?.startsWith(r.entry.location))?.warnings.push(w);
+    return results;
   }
 
   /** Same checks as a write, nothing stored. `profile` (a canonical we hold) replaces the inbound profile. */
@@ -262,8 +266,7 @@ export class FhirIntakeService {
       const match = found.resources[0];
       if (match) {
         // A condition that matches a resource with another identifier of the same system is not this resource.
-        const theirs = identifiersOf(match.resource);
-        const clash = identifiersOf(entry.resource).find((i) => i.system !== REFERRAL_ID_SYSTEM && theirs.some((t) => t.system === i.system && t.value !== i.value));
+        const clash = identifierClash(type, identifiersOf(entry.resource), identifiersOf(match.resource));
         if (clash) {
           throw new OutcomeError(
             operationOutcome([issue('error', 'conflict', `If-None-Exist ${entry.ifNoneExist} matches ${type}/${match.id}, whose ${clash.system} identifier differs from the one sent; make the condition name this resource (its identifier)`, where)], 'precondition-failed'),
@@ -296,6 +299,30 @@ export class FhirIntakeService {
       out.push(issue('error', 'business-rule', `This referral is already ${was}; an update cannot make it ${now} (allowed: ${was}, or entered-in-error). Send a new referral instead`, `${focus.location}.status`));
     }
     return out;
+  }
+
+  /**
+   * Answers a change message repeats under an identifier already received are the ones received: a
+   * sending system may regenerate `authored` or other fields, and the referral must be built from what is
+   * stored, not from a copy. Changed answers stay in the message (the writer refuses them, 409), except
+   * in a cancellation, which goes through keeping the answers first received, with a warning.
+   */
+  private async keepReceivedAnswers(entries: RequestEntry[], cancelling: boolean): Promise<Issue[]> {
+    const warnings: Issue[] = [];
+    for (const entry of entries) {
+      if (entry.resource?.resourceType !== 'QuestionnaireResponse') continue;
+      let stored: StoredResource | undefined;
+      for (const id of identifiersOf(entry.resource)) stored ??= await this.deps.repo.findByIdentifier('QuestionnaireResponse', id.system, id.value);
+      if (!stored) continue;
+      const same = sameAnswers(stored.resource, entry.resource);
+      if (!same && !cancelling) continue;
+      if (!same) {
+        warnings.push(issue('warning', 'business-rule', 'These answers differ from the ones received first under this identifier; the referral is cancelled, and the answers are kept as first received', `${entry.location}.item`));
+      }
+      const { meta: _meta, ...received } = structuredClone(stored.resource);
+      entry.resource = received as RequestEntry['resource'];
+    }
+    return warnings;
   }
 
   private async storedServiceRequest(entry: RequestEntry): Promise<StoredResource | undefined> {
@@ -344,6 +371,12 @@ function entryShape(e: BundleEntry | undefined, i: number): Issue[] {
     issues.push(issue('error', 'value', `entry.request.url must be the resource type (${String(resource.resourceType)}) for a create; got ${JSON.stringify(e?.request?.url)}`, `${at}.request.url`));
   }
   return issues;
+}
+
+/** The same answers (questionnaire, status, items), whatever else a sending system regenerated. */
+function sameAnswers(a: Record<string, any>, b: Record<string, any>): boolean {
+  const pick = (r: Record<string, any>) => canonicalJson({ questionnaire: r.questionnaire, status: r.status, item: r.item });
+  return pick(a) === pick(b);
 }
 
 /** The same finding reached twice (an answer joining a referral that the same request then updates) is said once. */

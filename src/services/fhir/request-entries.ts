@@ -58,6 +58,19 @@ export function entriesOfBundle(bundle: Bundle): RequestEntry[] {
   return out;
 }
 
+/**
+ * An identifier sent that shows a stored resource is another one: the stored resource has an
+ * identifier of the same system with another value, for a system that holds one value per resource (a
+ * national identifier, the e-RS UBRN, or any identifier of a referral or an answer set: those name the
+ * one thing they are). A Patient may carry two hospital numbers of one system; that is no clash.
+ */
+export function identifierClash(type: string, sent: readonly { system: string; value: string }[], stored: readonly { system: string; value: string }[]): { system: string; value: string } | undefined {
+  const singleValued = (system: string) => system in TYPE_BY_IDENTIFIER_SYSTEM || system === UBRN || type === 'ServiceRequest' || type === 'QuestionnaireResponse';
+  return sent.find((i) => singleValued(i.system) && stored.some((t) => t.system === i.system) && !stored.some((t) => t.system === i.system && t.value === i.value));
+}
+
+const UBRN = 'https://fhir.nhs.uk/Id/UBRN';
+
 export function identifiersOf(resource: Record<string, any>): { system: string; value: string }[] {
   const raw = resource.identifier;
   const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
