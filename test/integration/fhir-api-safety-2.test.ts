@@ -606,5 +606,59 @@ describe.each(dialects)('FHIR front door safety (third review) on %s', (dialect)
     const after = await onlyReferralOf(app, ids.nhsNumber);
     expect(after.assessments.map((a: any) => a.completedAt)).toEqual(before.assessments.map((a: any) => a.completedAt));
   });
+
+  it('a cancellation that now discloses self-harm under answers received without it → 422 (send them as a new answer set); the referral stays as it was', async () => {
+    const ids = freshIds();
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', ids))).body).code).toBe('ok');
+    const cancel = freshInbound('gp-cancellation.message.json', ids);
+    const phqAt = cancel.entry.findIndex((e: any) => e.resource.resourceType === 'QuestionnaireResponse' && String(e.resource.questionnaire).includes('phq-9'));
+    withSelfHarm(cancel.entry[phqAt].resource);
+    const res = await fhir(app, 'POST', '/fhir/$process-message', cancel);
+    expect(res.status).toBe(422);
+    const { code, outcome } = messageOutcome(res.body);
+    expect(code).toBe('fatal-error');
+    expect(outcome.issue[0].expression).toEqual([`Bundle.entry[${phqAt}].resource.item`]);
+    expect(outcome.issue[0].details.text).toContain('new QuestionnaireResponse with its own identifier');
+    const referral = await onlyReferralOf(app, ids.nhsNumber);
+    expect(referral).toMatchObject({ version: 1, status: 'active' });
+  });
+
+  it('an update or cancellation of one referral carrying the answer identifier of another referral of the same patient → 409; neither referral changes', async () => {
+    const r1 = freshIds();
+    const r2 = { ...freshIds(), nhsNumber: r1.nhsNumber };
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', r1))).body).code).toBe('ok');
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', r2))).body).code).toBe('ok');
+    for (const message of [updateMessage({ ...r1, phqId: r2.phqId }), freshInbound('gp-cancellation.message.json', { ...r1, phqId: r2.phqId })]) {
+      const res = await fhir(app, 'POST', '/fhir/$process-message', message);
+      expect(res.status).toBe(409);
+      expect(messageOutcome(res.body).code).toBe('fatal-error');
+    }
+    const referrals = await inboundReferralsFor(app, r1.nhsNumber);
+    expect(referrals).toHaveLength(2);
+    for (const r of referrals) expect(r).toMatchObject({ version: 1, status: 'active' });
+  });
+
+  it('a message naming an answer set by the adapter\'s content-key identifier cannot take another referral\'s answers', async () => {
+    const c1 = freshIds();
+    const m1 = freshInbound('gp-referral.message.json', c1);
+    const phqAt = m1.entry.findIndex((e: any) => e.resource.resourceType === 'QuestionnaireResponse' && String(e.resource.questionnaire).includes('phq-9'));
+    delete m1.entry[phqAt].resource.identifier;
+    withSelfHarm(m1.entry[phqAt].resource);
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', m1)).body).code).toBe('ok');
+    const first = await onlyReferralOf(app, c1.nhsNumber);
+    const stored = (await fhir(app, 'GET', `/fhir/${first.fhir.questionnaireResponses[0]}`)).body;
+    expect(stored.identifier.system).toBe('https://fhir.painplatform.uk/Id/received-content-sha256');
+    const c2 = { ...freshIds(), nhsNumber: c1.nhsNumber };
+    expect(messageOutcome((await fhir(app, 'POST', '/fhir/$process-message', freshInbound('gp-referral.message.json', c2))).body).code).toBe('ok');
+    const cancel = freshInbound('gp-cancellation.message.json', c2);
+    cancel.entry[phqAt].resource.identifier = stored.identifier;
+    const res = await fhir(app, 'POST', '/fhir/$process-message', cancel);
+    expect(messageOutcome(res.body).code).toBe('ok');
+    const referrals = await inboundReferralsFor(app, c1.nhsNumber);
+    const second = referrals.find((r: any) => r.referralId !== first.referralId);
+    expect(second.status).toBe('cancelled');
+    expect(second.fhir.questionnaireResponses).not.toContain(first.fhir.questionnaireResponses[0]);
+    expect(second.risk.selfHarm).toBe(false);
+  });
 });
 

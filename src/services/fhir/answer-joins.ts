@@ -202,6 +202,16 @@ export function selfHarmAnswer(qr: Record<string, any>): boolean {
   return walk(Array.isArray(qr.item) ? qr.item : []);
 }
 
+/** A change message that puts a self-harm answer under an answer set received without one. */
+export function newSelfHarmInChange(location: string): Issue {
+  return issue(
+    'error',
+    'business-rule',
+    'These answers now hold a self-harm answer (PHQ-9 item 9 above "Not at all") that the answers first received under this identifier did not; answers are not changed in place, so send them as a new QuestionnaireResponse with its own identifier, so that the finding reaches a clinician',
+    `${location}.item`,
+  );
+}
+
 export function untiedSelfHarm(location: string): OutcomeError {
   return new OutcomeError(
     invalid([

@@ -17,7 +17,7 @@ import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '.
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
 import { identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
-import { joinReferral, type JoinPlan, planJoins, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
+import { joinReferral, type JoinPlan, newSelfHarmInChange, planJoins, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 import { REFERRAL_ID_SYSTEM } from './adapter-identifiers.js';
 
 import { CONTENT_KEY_SYSTEM } from './adapter-identifiers.js';
@@ -270,10 +270,12 @@ async function writeInTransaction(
           Object.assign(result, await writeNativeVersion(deps, tx, unit, prepared.get(unit)!, stored, opts, current.get(unit), plan, resultOf, now));
           for (const qr of unit.pkg.questionnaireResponses) reached.add(qr);
         }
-      } else if (type === 'QuestionnaireResponse' && opts.allowUpdate && (sameAnswers(before.resource, resource) || opts.cancelling)) {
-        // A message that repeats answers already received (a sending system may regenerate `authored`)
-        // keeps them as received; a cancellation never fails because of the answers it repeats.
+      } else if (type === 'QuestionnaireResponse' && opts.allowUpdate && (sameAnswers(before.resource, resource) || opts.cancelling) && answersOfReferral(before, entry, referrals, current)) {
+        // A message that repeats answers already received for its referral (a sending system may
+        // regenerate `authored`) keeps them as received; a cancellation never fails because of the
+        // answers it repeats, unless they now disclose self-harm (that must reach a clinician).
         const changed = !sameAnswers(before.resource, resource);
+        if (changed && selfHarmAnswer(resource) && !selfHarmAnswer(before.resource)) throw new OutcomeError(invalid([newSelfHarmInChange(entry.location)]));
         result = {
           entry,
           status: 200,
@@ -317,6 +319,14 @@ async function writeInTransaction(
 }
 
 const CLOSED = ['revoked', 'completed', 'entered-in-error'];
+
+/** A stored answer set that the referral this entry is sent with already holds (never another referral's). */
+function answersOfReferral(before: StoredResource, entry: RequestEntry, referrals: ReferralUnit[], current: Map<ReferralUnit, ReferralRecord>): boolean {
+  const unit = referrals.find((r) => r.pkg.questionnaireResponses.includes(entry.resource as never));
+  const record = unit && current.get(unit);
+  const held = ((record?.view as { fhir?: { questionnaireResponses?: string[] } } | undefined)?.fhir?.questionnaireResponses ?? []) as string[];
+  return held.includes(`QuestionnaireResponse/${before.id}`);
+}
 
 /** A stored answer set (or referral) found by a condition that is about another patient than the one sent. */
 async function aboutAnotherPatient(tx: FhirTx, entry: RequestEntry, named: StoredResource, entries: RequestEntry[]): Promise<boolean> {

@@ -13,6 +13,7 @@ import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, typ
 import { entriesOfBundle, identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
 import { stripAdapterIdentifiers } from './adapter-identifiers.js';
 import { canonicalJson } from '../../util/canonical-json.js';
+import { newSelfHarmInChange, selfHarmAnswer } from './answer-joins.js';
 import type { NativeReferral } from '../../native/types.js';
 
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
@@ -131,7 +132,10 @@ export class FhirIntakeService {
     const focus = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === focusRef);
     if (issues.some(isError)) throw new OutcomeError(decorate(invalid(issues)));
 
-    const kept = reason && reason !== 'new' ? await this.keepReceivedAnswers(entries, CANCELLED_STATUSES.includes(focus?.resource.status as string)) : [];
+    // The adapter's own identifiers are taken off before anything looks an identifier up.
+    for (const e of entries) stripAdapterIdentifiers(e.resource);
+    const kept =
+      focus && reason && reason !== 'new' ? await this.keepReceivedAnswers(entries, focus, CANCELLED_STATUSES.includes(focus.resource.status as string)) : [];
     const check = await checkEntries(this.deps, entries, this.deps.repo, checked.profiles);
     issues.push(...check.issues, ...kept);
     if (focus && reason && reason !== 'new') {
@@ -307,15 +311,25 @@ export class FhirIntakeService {
    * stored, not from a copy. Changed answers stay in the message (the writer refuses them, 409), except
    * in a cancellation, which goes through keeping the answers first received, with a warning.
    */
-  private async keepReceivedAnswers(entries: RequestEntry[], cancelling: boolean): Promise<Issue[]> {
+  private async keepReceivedAnswers(entries: RequestEntry[], focus: RequestEntry, cancelling: boolean): Promise<Issue[]> {
     const warnings: Issue[] = [];
+    // Only answers that already belong to the referral this message changes are taken as stored.
+    const sr = await this.storedServiceRequest(focus);
+    const referralId = sr && identifiersOf(sr.resource).find((i) => i.system === REFERRAL_ID_SYSTEM)?.value;
+    const record = referralId ? await this.deps.referrals.get(referralId) : undefined;
+    const ours = new Set(((record?.view as { fhir?: { questionnaireResponses?: string[] } } | undefined)?.fhir?.questionnaireResponses ?? []) as string[]);
     for (const entry of entries) {
       if (entry.resource?.resourceType !== 'QuestionnaireResponse') continue;
       let stored: StoredResource | undefined;
       for (const id of identifiersOf(entry.resource)) stored ??= await this.deps.repo.findByIdentifier('QuestionnaireResponse', id.system, id.value);
-      if (!stored) continue;
+      if (!stored || !ours.has(`QuestionnaireResponse/${stored.id}`)) continue;
       const same = sameAnswers(stored.resource, entry.resource);
       if (!same && !cancelling) continue;
+      if (!same && selfHarmAnswer(entry.resource) && !selfHarmAnswer(stored.resource)) {
+        // A self-harm answer disclosed now must reach a clinician, not be dropped with the cancellation.
+        warnings.push(newSelfHarmInChange(entry.location));
+        continue;
+      }
       if (!same) {
         warnings.push(issue('warning', 'business-rule', 'These answers differ from the ones received first under this identifier; the referral is cancelled, and the answers are kept as first received', `${entry.location}.item`));
       }
