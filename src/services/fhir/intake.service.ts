@@ -4,8 +4,8 @@
 // failures are OutcomeErrors.
 import type { Bundle, BundleEntry, MessageHeader, OperationOutcome, Resource } from 'fhir/r4.js';
 import { randomUUID } from 'node:crypto';
-import { checkMessage, messageReason, type MessageRules } from '../../fhir/message-definition.js';
-import { badRequest, invalid, issue, type Issue, normalizeOutcome, operationOutcome, OutcomeError, statusForOutcome } from '../../fhir/outcomes.js';
+import { BARS_EVENT_SYSTEM, checkMessage, messageReason, type MessageRules } from '../../fhir/message-definition.js';
+import { badRequest, invalid, issue, type Issue, normalizeOutcome, operationOutcome, OutcomeError } from '../../fhir/outcomes.js';
 import { parseSearchQuery } from '../../fhir/search-params.js';
 import type { StoredResource } from '../../store/fhir.repo.js';
 import { checkEntries, type CheckDeps, isError, type ReferralUnit } from './inbound-checks.js';
@@ -19,8 +19,6 @@ import type { NativeReferral } from '../../native/types.js';
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
 export const MAX_BUNDLE_ENTRIES = 500;
 
-export const BARS_EVENTS = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
-export const BARS_REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
 const CANCELLED_STATUSES = ['revoked', 'entered-in-error'];
 const CLOSED_STATUSES = ['revoked', 'completed', 'entered-in-error'];
 
@@ -434,7 +432,7 @@ function responseMessage(request: MessageHeader, code: 'ok' | 'transient-error' 
     resourceType: 'MessageHeader',
     id: randomUUID(),
     // A response to anything but another BaRS event is a servicerequest-response (also when the request named none).
-    eventCoding: request.eventCoding?.code && request.eventCoding.code !== 'servicerequest-request' ? request.eventCoding : { system: BARS_EVENTS, code: 'servicerequest-response' },
+    eventCoding: request.eventCoding?.code && request.eventCoding.code !== 'servicerequest-request' ? request.eventCoding : { system: BARS_EVENT_SYSTEM, code: 'servicerequest-response' },
     source: { endpoint: 'https://fhir.painplatform.uk/fhir', name: 'Pain Platform FHIR adapter' },
     ...(request.source?.endpoint ? { destination: [{ endpoint: request.source.endpoint }] } : {}),
     response: { identifier: request.id ?? 'unknown', code, details: { reference: `urn:uuid:${outcomeId}` } },
@@ -451,4 +449,3 @@ function responseMessage(request: MessageHeader, code: 'ok' | 'transient-error' 
   };
 }
 
-export { statusForOutcome };
