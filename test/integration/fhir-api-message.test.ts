@@ -3,16 +3,10 @@
 // sees of an accepted inbound referral (GET /referrals), the self-harm risk rule included.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startApp } from '../support/app.js';
-import { countOf, entryOf, fhir, freshIds, freshInbound, lineAt, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, inboundReferralsFor, lineAt, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
 import type { App } from '../../src/server.js';
 
 const REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
-
-async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
-  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
-  expect(res.statusCode).toBe(200);
-  return JSON.parse(res.payload).items;
-}
 
 async function nativeView(app: App, referralId: string): Promise<any> {
   const res = await app.server.inject({ url: `/referrals/${encodeURIComponent(referralId)}` });

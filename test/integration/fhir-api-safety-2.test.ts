@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompiledQuery, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import { dialects, startApp, uniqueSuffix } from '../support/app.js';
-import { countOf, entryOf, fhir, freshIds, freshInbound, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, inboundReferralsFor, messageOutcome, NHS_NUMBER_SYSTEM, onlyReferralOf, QR_ID_SYSTEM, refOf, UBRN_SYSTEM, withSelfHarm, type FreshIds } from '../support/fhir.js';
 import { FhirRepository } from '../../src/store/fhir.repo.js';
 import { parseSearchQuery } from '../../src/fhir/search-params.js';
 import type { App } from '../../src/server.js';
@@ -18,35 +18,12 @@ const REFERRAL_ID_SYSTEM = 'https://fhir.painplatform.uk/Id/referral-id';
 const MRN_SYSTEM = 'https://hospital.example/Id/mrn';
 const PHQ9_ITEM9 = '44260-8';
 
-async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
-  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
-  expect(res.statusCode).toBe(200);
-  return JSON.parse(res.payload).items;
-}
-
-/** The one inbound referral of `nhsNumber` in the native view. */
-async function onlyReferralOf(app: App, nhsNumber: string): Promise<any> {
-  const items = await inboundReferralsFor(app, nhsNumber);
-  expect(items).toHaveLength(1);
-  return items[0];
-}
-
-/** `Type/id` of a Bundle response entry (its location without the version). */
-const refOf = (e: any) => String(e.response.location).replace(/\/_history\/\d+$/, '');
-
 /** The stored ServiceRequest of `ids` (found by its UBRN). */
 async function storedServiceRequest(app: App, ids: FreshIds): Promise<any> {
   const res = await fhir(app, 'GET', `/fhir/ServiceRequest?identifier=${UBRN_SYSTEM}|${ids.ubrn}`);
   expect(res.status).toBe(200);
   expect(res.body.total).toBe(1);
   return res.body.entry[0].resource;
-}
-
-/** PHQ-9 item 9 ("better off dead …") answered "Nearly every day" (3), the total adjusted from 13 to 16. */
-function withSelfHarm(phq: any): any {
-  phq.item.find((i: any) => i.linkId === PHQ9_ITEM9).answer = [{ valueCoding: { system: 'http://loinc.org', code: 'LA6571-9', display: 'Nearly every day' } }];
-  phq.item.find((i: any) => i.linkId === '44261-6').answer = [{ valueInteger: 16 }];
-  return phq;
 }
 
 const item9Code = (qr: any) => qr.item.find((i: any) => i.linkId === PHQ9_ITEM9).answer[0].valueCoding.code;
@@ -58,16 +35,6 @@ function lonePhq(ids: FreshIds, srRef: string): any {
   qr.subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: ids.nhsNumber } };
   qr.basedOn = [{ reference: srRef }];
   return qr;
-}
-
-/** The OperationOutcome of a $process-message response message, with the response code. */
-function messageOutcome(body: any): { code: string; outcome: any } {
-  expect(body.resourceType).toBe('Bundle');
-  expect(body.type).toBe('message');
-  const header = body.entry[0].resource;
-  const outcome = body.entry.find((e: any) => e.fullUrl === header.response.details.reference)?.resource;
-  expect(outcome?.resourceType).toBe('OperationOutcome');
-  return { code: header.response.code, outcome };
 }
 
 /** The referral message of `ids` resent as an update (a new MessageHeader id). */

@@ -6,40 +6,17 @@
 // resource; X-Request-ID is claimed before any work; malformed Bundles are 400/422, never 500.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startApp, uniqueSuffix } from '../support/app.js';
-import { countOf, entryOf, fhir, freshIds, freshInbound, freshNhsNumber, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, freshNhsNumber, inboundReferralsFor, messageOutcome, NHS_NUMBER_SYSTEM, onlyReferralOf, QR_ID_SYSTEM, refOf, UBRN_SYSTEM, withSelfHarm, type FreshIds } from '../support/fhir.js';
 import type { App } from '../../src/server.js';
 
 const REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
 const MRN_SYSTEM = 'https://fhir.eccles-practice.example/Id/patient';
-
-async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
-  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
-  expect(res.statusCode).toBe(200);
-  return JSON.parse(res.payload).items;
-}
-
-/** The one inbound referral of `nhsNumber` in the native view. */
-async function onlyReferralOf(app: App, nhsNumber: string): Promise<any> {
-  const items = await inboundReferralsFor(app, nhsNumber);
-  expect(items).toHaveLength(1);
-  return items[0];
-}
-
-/** `Type/id` of a Bundle response entry (its location without the version). */
-const refOf = (e: any) => String(e.response.location).replace(/\/_history\/\d+$/, '');
 
 /** The GP transaction of `ids` stored; its ServiceRequest's `ServiceRequest/id`. */
 async function receiveReferral(app: App, ids: FreshIds): Promise<string> {
   const res = await fhir(app, 'POST', '/fhir', freshInbound('gp-referral.transaction.json', ids));
   expect(res.status, res.text).toBe(200);
   return refOf(entryOf(res.body, 'ServiceRequest'));
-}
-
-/** PHQ-9 item 9 ("better off dead …") answered "Nearly every day" (3), the total adjusted from 13 to 16. */
-function withSelfHarm(phq: any): any {
-  phq.item.find((i: any) => i.linkId === '44260-8').answer = [{ valueCoding: { system: 'http://loinc.org', code: 'LA6571-9', display: 'Nearly every day' } }];
-  phq.item.find((i: any) => i.linkId === '44261-6').answer = [{ valueInteger: 16 }];
-  return phq;
 }
 
 /** The PHQ-9 of `ids` as a QuestionnaireResponse of its own: a new identifier, the patient named by NHS number. */
@@ -49,16 +26,6 @@ function standalonePhq(ids: FreshIds, basedOn: any[]): any {
   qr.subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: ids.nhsNumber } };
   qr.basedOn = basedOn;
   return qr;
-}
-
-/** The OperationOutcome of a $process-message response message, with the response code. */
-function messageOutcome(body: any): { code: string; outcome: any } {
-  expect(body.resourceType).toBe('Bundle');
-  expect(body.type).toBe('message');
-  const header = body.entry[0].resource;
-  const outcome = body.entry.find((e: any) => e.fullUrl === header.response.details.reference)?.resource;
-  expect(outcome?.resourceType).toBe('OperationOutcome');
-  return { code: header.response.code, outcome };
 }
 
 /** The referral message of `ids` resent as an update (a new MessageHeader id), its ServiceRequest status `status`. */

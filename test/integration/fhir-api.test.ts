@@ -5,20 +5,7 @@
 // that nothing was stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startApp } from '../support/app.js';
-import {
-  countOf,
-  entryOf,
-  fhir,
-  freshIds,
-  lineAt,
-  freshInbound,
-  freshNhsNumber,
-  freshUbrn,
-  NHS_NUMBER_SYSTEM,
-  QR_ID_SYSTEM,
-  UBRN_SYSTEM,
-  type FreshIds,
-} from '../support/fhir.js';
+import { countOf, entryOf, fhir, freshIds, freshInbound, freshNhsNumber, freshUbrn, inboundReferralsFor, lineAt, NHS_NUMBER_SYSTEM, QR_ID_SYSTEM, UBRN_SYSTEM, type FreshIds } from '../support/fhir.js';
 import type { App } from '../../src/server.js';
 
 const LOCATION = /^(Patient|Organization|Practitioner|PractitionerRole|QuestionnaireResponse|ServiceRequest)\/[A-Za-z0-9\-.]{1,64}\/_history\/1$/;
@@ -27,12 +14,6 @@ const pretty = (x: unknown) => JSON.stringify(x, null, 2);
 
 /** `Type/id` of a transaction-response entry (its location without the version). */
 const refOf = (e: any) => String(e.response.location).replace(/\/_history\/\d+$/, '');
-
-async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
-  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
-  expect(res.statusCode).toBe(200);
-  return JSON.parse(res.payload).items;
-}
 
 /** The Practitioner of `ids` stored, so that a single ServiceRequest may name its requester by SDS id. */
 async function receivePractitioner(app: App, ids: FreshIds): Promise<void> {

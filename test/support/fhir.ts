@@ -1,6 +1,7 @@
 // Helpers for tests of the /fhir front door: the GP fixtures with fresh identifiers (so that tests
 // sharing one database never collide on the store's identifier key), and small request helpers.
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { App } from '../../src/server.js';
@@ -148,4 +149,38 @@ export function lineAt(text: string, diagnostics: string | undefined): string {
   const m = /^line (\d+), column (\d+)$/.exec(diagnostics ?? '');
   if (!m) throw new Error(`diagnostics ${JSON.stringify(diagnostics)} is not "line L, column C"`);
   return text.split('\n')[Number(m[1]) - 1] ?? '';
+}
+
+/** The inbound referrals of `nhsNumber` in the native view (GET /referrals?direction=inbound). */
+export async function inboundReferralsFor(app: App, nhsNumber: string): Promise<any[]> {
+  const res = await app.server.inject({ url: `/referrals?direction=inbound&nhsNumber=${nhsNumber}&limit=100` });
+  expect(res.statusCode).toBe(200);
+  return JSON.parse(res.payload).items;
+}
+
+/** The one inbound referral of `nhsNumber` in the native view. */
+export async function onlyReferralOf(app: App, nhsNumber: string): Promise<any> {
+  const items = await inboundReferralsFor(app, nhsNumber);
+  expect(items).toHaveLength(1);
+  return items[0];
+}
+
+/** `Type/id` of a Bundle response entry (its location without the version). */
+export const refOf = (e: any): string => String(e.response.location).replace(/\/_history\/\d+$/, '');
+
+/** PHQ-9 item 9 ("better off dead …") answered "Nearly every day" (3), the total adjusted from 13 to 16. */
+export function withSelfHarm(phq: any): any {
+  phq.item.find((i: any) => i.linkId === '44260-8').answer = [{ valueCoding: { system: 'http://loinc.org', code: 'LA6571-9', display: 'Nearly every day' } }];
+  phq.item.find((i: any) => i.linkId === '44261-6').answer = [{ valueInteger: 16 }];
+  return phq;
+}
+
+/** The OperationOutcome of a $process-message response message, with the response code. */
+export function messageOutcome(body: any): { code: string; outcome: any } {
+  expect(body.resourceType).toBe('Bundle');
+  expect(body.type).toBe('message');
+  const header = body.entry[0].resource;
+  const outcome = body.entry.find((e: any) => e.fullUrl === header.response.details.reference)?.resource;
+  expect(outcome?.resourceType).toBe('OperationOutcome');
+  return { code: header.response.code, outcome };
 }
