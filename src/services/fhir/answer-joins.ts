@@ -9,10 +9,10 @@ import type { NativeAssessment, NativeReferral } from '../../native/types.js';
 import { scoreAssessment } from '../../questionnaires/scoring.js';
 import type { StoredResource } from '../../store/fhir.repo.js';
 import type { AssessmentRecord, ReferralRecord } from '../../store/referrals.repo.js';
-import { contentHash } from '../../util/canonical-json.js';
+import { canonicalJson, contentHash } from '../../util/canonical-json.js';
 import { deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import type { ReferralUnit } from './inbound-checks.js';
-import { identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
+import { identifiersOf, type RequestEntry, subjectNhsNumber } from './request-entries.js';
 import type { FhirTx } from '../../store/fhir.repo.js';
 import type { WriterDeps, WriteOptions } from './intake-writer.js';
 
@@ -59,7 +59,7 @@ export async function planJoins(deps: WriterDeps, entries: RequestEntry[], refer
     const referral = referralId ? await deps.referrals.get(referralId) : undefined;
     if (!referral) continue;
     // Answers about someone else must never join this patient's referral.
-    const subjectNhs = await subjectNhsNumber(deps, entry.resource, entries);
+    const subjectNhs = await subjectNhsNumber(entry.resource, entries, deps.repo);
     if (subjectNhs !== (referral.native as NativeReferral).patient.nhsNumber) {
       throw new OutcomeError(
         invalid([
@@ -96,29 +96,6 @@ async function referralIdOfBasedOn(deps: WriterDeps, basedOn: unknown): Promise<
     if (id) return id;
   }
   return undefined;
-}
-
-/** The NHS number of a QuestionnaireResponse's subject: logical, contained, an entry of the request, or a stored Patient. */
-async function subjectNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
-  const subject = qr.subject;
-  const logical = subject?.identifier?.system === NHS_NUMBER ? (subject.identifier.value as string) : undefined;
-  if (typeof subject?.reference !== 'string') return logical;
-  const literal = await referencedNhsNumber(deps, qr, entries);
-  // Both given: they must be the same person, or the answers would be filed under one and flag the other.
-  if (logical !== undefined && literal !== logical) return undefined;
-  return literal;
-}
-
-async function referencedNhsNumber(deps: WriterDeps, qr: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
-  const subject = qr.subject;
-  const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER)?.value : undefined);
-  const ref: string | undefined = typeof subject?.reference === 'string' ? subject.reference : undefined;
-  if (!ref) return undefined;
-  if (ref.startsWith('#')) return nhs((qr.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
-  const entry = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === ref);
-  if (entry) return entry.resource.resourceType === 'Patient' ? nhs(entry.resource) : undefined;
-  const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
-  return m ? nhs((await deps.repo.read('Patient', m[1]!))?.resource) : undefined;
 }
 
 /** The answers of a stored QuestionnaireResponse join a referral: its next native version. */
@@ -210,6 +187,12 @@ export function newSelfHarmInChange(location: string): Issue {
     'These answers now hold a self-harm answer (PHQ-9 item 9 above "Not at all") that the answers first received under this identifier did not; answers are not changed in place, so send them as a new QuestionnaireResponse with its own identifier, so that the finding reaches a clinician',
     `${location}.item`,
   );
+}
+
+/** The same answers (questionnaire, status, items), whatever else a sending system regenerated (e.g. `authored`). */
+export function sameAnswers(a: Record<string, any>, b: Record<string, any>): boolean {
+  const pick = (r: Record<string, any>) => canonicalJson({ questionnaire: r.questionnaire, status: r.status, item: r.item });
+  return pick(a) === pick(b);
 }
 
 export function untiedSelfHarm(location: string): OutcomeError {

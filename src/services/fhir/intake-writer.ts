@@ -16,8 +16,8 @@ import type { ReferralMapper, ResourceValidator } from '../ports.js';
 import { type DerivedReferral, deriveReferral, type ReferralViewExtras } from '../referral-state.js';
 import { inlineAssessmentRecords } from '../referrals.service.js';
 import { PLACEHOLDER_REFERRAL_ID, type ReferralUnit } from './inbound-checks.js';
-import { identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
-import { joinReferral, type JoinPlan, newSelfHarmInChange, planJoins, riskWarning, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
+import { identifierClash, identifiersOf, type RequestEntry, subjectNhsNumber, TYPE_BY_IDENTIFIER_SYSTEM } from './request-entries.js';
+import { joinReferral, type JoinPlan, newSelfHarmInChange, planJoins, riskWarning, sameAnswers, selfHarmAnswer, untiedSelfHarm } from './answer-joins.js';
 import { REFERRAL_ID_SYSTEM } from './adapter-identifiers.js';
 
 import { CONTENT_KEY_SYSTEM } from './adapter-identifiers.js';
@@ -331,24 +331,11 @@ function answersOfReferral(before: StoredResource, entry: RequestEntry, referral
 /** A stored answer set (or referral) found by a condition that is about another patient than the one sent. */
 async function aboutAnotherPatient(tx: FhirTx, entry: RequestEntry, named: StoredResource, entries: RequestEntry[]): Promise<boolean> {
   if (!('subject' in entry.resource) || entry.resource.resourceType === 'Patient') return false;
-  const sent = await subjectNhs(tx, entry.resource, entries);
-  const stored = await subjectNhs(tx, named.resource, entries);
+  const sent = await subjectNhsNumber(entry.resource, entries, tx);
+  const stored = await subjectNhsNumber(named.resource, entries, tx);
   return sent !== undefined && stored !== undefined && sent !== stored;
 }
 
-/** The NHS number of a resource's subject: logical, contained, an entry of the request, or a stored Patient. */
-async function subjectNhs(tx: FhirTx, resource: Record<string, any>, entries: RequestEntry[]): Promise<string | undefined> {
-  const nhs = (r: Record<string, any> | undefined) => (r ? identifiersOf(r).find((i) => i.system === NHS_NUMBER)?.value : undefined);
-  const subject = resource.subject;
-  if (subject?.identifier?.system === NHS_NUMBER && typeof subject.identifier.value === 'string') return subject.identifier.value;
-  const ref = typeof subject?.reference === 'string' ? (subject.reference as string) : undefined;
-  if (!ref) return undefined;
-  if (ref.startsWith('#')) return nhs((resource.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
-  const entry = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === ref);
-  if (entry) return nhs(entry.resource);
-  const m = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
-  return m ? nhs((await tx.read('Patient', m[1]!))?.resource) : undefined;
-}
 
 /**
  * What an update may not change, checked again here against what the transaction reads (the checks
@@ -433,12 +420,6 @@ async function rewriteReferences(tx: FhirTx, resource: any, refByFullUrl: Map<st
 /** Content equality that ignores what the server sets: id, meta, and our referral-id identifier. */
 function sameContent(a: Record<string, any>, b: Record<string, any>): boolean {
   return canonicalJson(stripServerFields(a)) === canonicalJson(stripServerFields(b));
-}
-
-/** The same answers (questionnaire, status, subject, items), whatever else a sending system regenerated. */
-function sameAnswers(a: Record<string, any>, b: Record<string, any>): boolean {
-  const pick = (r: Record<string, any>) => canonicalJson({ questionnaire: r.questionnaire, status: r.status, subject: r.subject, item: r.item });
-  return pick(a) === pick(b);
 }
 
 function stripServerFields(r: Record<string, any>): Record<string, any> {

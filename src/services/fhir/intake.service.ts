@@ -12,8 +12,7 @@ import { checkEntries, type CheckDeps, isError, type ReferralUnit } from './inbo
 import { type EntryResult, REFERRAL_ID_SYSTEM, writeUnit, type WriteOptions, type WriterDeps } from './intake-writer.js';
 import { entriesOfBundle, identifierClash, identifiersOf, NHS_NUMBER, type RequestEntry } from './request-entries.js';
 import { stripAdapterIdentifiers } from './adapter-identifiers.js';
-import { canonicalJson } from '../../util/canonical-json.js';
-import { newSelfHarmInChange, selfHarmAnswer } from './answer-joins.js';
+import { newSelfHarmInChange, sameAnswers, selfHarmAnswer } from './answer-joins.js';
 import type { NativeReferral } from '../../native/types.js';
 
 /** A Bundle bigger than this is refused whole: one request must stay one bounded transaction. */
@@ -383,12 +382,6 @@ function entryShape(e: BundleEntry | undefined, i: number): Issue[] {
     issues.push(issue('error', 'value', `entry.request.url must be the resource type (${String(resource.resourceType)}) for a create; got ${JSON.stringify(e?.request?.url)}`, `${at}.request.url`));
   }
   return issues;
-}
-
-/** The same answers (questionnaire, status, items), whatever else a sending system regenerated. */
-function sameAnswers(a: Record<string, any>, b: Record<string, any>): boolean {
-  const pick = (r: Record<string, any>) => canonicalJson({ questionnaire: r.questionnaire, status: r.status, item: r.item });
-  return pick(a) === pick(b);
 }
 
 /** The same finding reached twice (an answer joining a referral that the same request then updates) is said once. */

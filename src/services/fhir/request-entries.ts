@@ -187,3 +187,27 @@ export function literalReferences(resource: unknown, base: string): { path: stri
   walk(resource, base);
   return out;
 }
+
+/**
+ * The NHS number of a resource's subject. A reference (contained, an entry of the request, or a stored
+ * Patient) and a logical NHS-number identifier given together must name the same person: when they
+ * differ, or the reference names no NHS number, the answer is undefined (answers must never be filed
+ * under one patient and counted for another).
+ */
+export async function subjectNhsNumber(resource: Record<string, any>, entries: readonly RequestEntry[], store: Pick<StoredLookup, 'read'>): Promise<string | undefined> {
+  const subject = resource.subject;
+  const logical = subject?.identifier?.system === NHS_NUMBER && typeof subject.identifier.value === 'string' ? (subject.identifier.value as string) : undefined;
+  const ref: unknown = subject?.reference;
+  if (typeof ref !== 'string') return logical;
+  const nhs = (r: Record<string, any> | undefined) => (r?.resourceType === 'Patient' ? identifiersOf(r).find((i) => i.system === NHS_NUMBER)?.value : undefined);
+  let literal: string | undefined;
+  if (ref.startsWith('#')) literal = nhs((resource.contained ?? []).find((c: any) => c?.id === ref.slice(1)));
+  else {
+    const entry = entries.find((e) => e.fullUrl !== undefined && e.fullUrl === ref);
+    const m = entry ? null : /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+    literal = entry ? nhs(entry.resource) : m ? nhs((await store.read('Patient', m[1]!))?.resource) : undefined;
+  }
+  if (logical !== undefined && literal !== logical) return undefined;
+  return literal;
+}
+
